@@ -1,0 +1,51 @@
+# The two commands: `make run` (start everything on the embedded stack) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DATA_DIR ?= .data
+
+.PHONY: run test venv lint typecheck unit integration e2e stack-up stack-down clean
+
+# Re-install only when the declared dependencies change.
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[local,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/threadweaver run --data-dir $(DATA_DIR)
+
+lint: venv
+	$(BIN)/ruff check pipeline api tests bench
+	$(BIN)/ruff format --check pipeline api tests bench
+	$(BIN)/lint-imports
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest -m unit
+
+integration: venv
+	$(BIN)/pytest -m integration
+
+e2e: venv
+	$(BIN)/pytest -m e2e
+
+stack-up: venv
+	$(BIN)/threadweaver stack up --data-dir $(DATA_DIR)
+
+stack-down: venv
+	$(BIN)/threadweaver stack down --data-dir $(DATA_DIR)
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,14 @@
+"""The numbers in the Thread rules (ARCHITECTURE §1), in one place."""
+
+from __future__ import annotations
+
+TITLE_MAX = 255
+REMARKS_MAX = 255
+TEXT_MAX = 4096
+LIVE_MESSAGES_MAX = 5000
+# Bounds on one command, so a single record cannot make a decision arbitrarily expensive.
+ACCOUNT_IDS_PER_COMMAND_MAX = 1000
+MESSAGES_PER_COMMAND_MAX = 100
+MESSAGE_IDS_PER_COMMAND_MAX = 1000
+# How many accepted command ids a thread remembers to answer retries with the original reply.
+RECENT_COMMANDS_MAX = 512
