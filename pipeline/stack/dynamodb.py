@@ -1,0 +1,46 @@
+"""The journal mirror's DynamoDB table, created from schemas/dynamodb/journal-table.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.stack.errors import StackError
+from pipeline.stack.motoserver import client
+
+
+def load_definition(path: Path, table_name: str) -> dict[str, Any]:
+    """The CreateTable input in the file, with the table name the settings ask for."""
+    definition: dict[str, Any] = json.loads(path.read_text())
+    definition["TableName"] = table_name
+    return definition
+
+
+def _key_schema(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((k["AttributeName"], k["KeyType"]) for k in definition["KeySchema"])
+
+
+def ensure_table(endpoint: str, region: str, definition: dict[str, Any]) -> bool:
+    """Create the table unless it exists with the same key; True if it was created."""
+    dynamodb = client("dynamodb", endpoint, region, timeout=10.0)
+    name = definition["TableName"]
+    try:
+        existing = dynamodb.describe_table(TableName=name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        existing = None
+    if existing is not None:
+        if _key_schema(existing) != _key_schema(definition):
+            raise StackError(
+                f"DynamoDB table {name} exists with key {_key_schema(existing)}, "
+                f"expected {_key_schema(definition)}"
+            )
+        return False
+    try:
+        dynamodb.create_table(**definition)
+    except dynamodb.exceptions.ResourceInUseException:
+        return False  # created concurrently
+    dynamodb.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    return True

@@ -1,0 +1,56 @@
+"""Where the embedded stack keeps things under its data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR_ENV = "THREADWEAVER_DATA_DIR"
+DEFAULT_DATA_DIR = ".data"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    root: Path
+
+    @classmethod
+    def of(cls, data_dir: Path | str) -> Layout:
+        # Absolute, because the paths end up in stack.json and in other processes' arguments.
+        return cls(Path(data_dir).expanduser().resolve())
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "stack.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "stack.lock"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def postgres(self) -> Path:
+        """Owned by the account PostgreSQL runs as; the cluster is in its `data` child."""
+        return self.root / "postgres"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.postgres / "data"
+
+    @property
+    def moto(self) -> Path:
+        return self.root / "moto"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"

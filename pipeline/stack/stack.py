@@ -1,0 +1,443 @@
+"""Start, reuse, describe and stop the embedded stack of one data directory.
+
+`up` leaves three detached servers behind (moto, PostgreSQL, tansu) and records them, with
+the endpoints, in DATA_DIR/stack.json; `down` stops exactly those. A second `up` finds the
+stack alive and answering and reuses it; a stack.json whose processes are gone (a reboot, a
+kill) is replaced by a fresh start on the same data, preferring the same ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import shlex
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.settings import Settings
+from pipeline.stack import broker, motoserver, postgres
+from pipeline.stack.errors import StackError
+from pipeline.stack.layout import Layout
+from pipeline.stack.ports import pick_ports
+from pipeline.stack.process import (
+    ProcessRecord,
+    is_alive,
+    read_pid_files,
+    spawn,
+    stop,
+    write_json_atomic,
+)
+from pipeline.stack.provision import ProvisionReport, provision
+from pipeline.stack.readiness import wait_until_answers
+
+STATE_FORMAT = 1
+# Servers that use another stop before those they use: the broker writes to moto's S3, and
+# moto saves its snapshot on the way out, so it goes last.
+STOP_ORDER = ("tansu", "postgres", "moto")
+START_TIMEOUT = 60.0
+# Restoring a big snapshot into moto happens before it listens.
+MOTO_RESTORE_TIMEOUT = 600.0
+LOCK_TIMEOUT = 600.0
+
+Echo = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the stack's servers answer, and what the components need to know about it."""
+
+    bootstrap_servers: str
+    pg_dsn: str
+    dynamodb_endpoint: str
+    partitions: int
+    data_dir: Path
+    aws_region: str
+    dynamodb_table: str
+    broker_storage: str
+    pg_external: bool = False
+
+    def settings(self, base: Settings | None = None) -> Settings:
+        return dataclasses.replace(
+            base or Settings.from_env(),
+            bootstrap_servers=self.bootstrap_servers,
+            pg_dsn=self.pg_dsn,
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            aws_region=self.aws_region,
+            dynamodb_table=self.dynamodb_table,
+            partitions=self.partitions,
+        )
+
+    def env(self, base: Settings | None = None) -> dict[str, str]:
+        """The variables a component (or a shell) needs to use this stack."""
+        return {**self.settings(base).to_env(), **motoserver.DUMMY_CREDENTIALS}
+
+    def to_json(self) -> dict[str, Any]:
+        raw = dataclasses.asdict(self)
+        raw["data_dir"] = str(self.data_dir)
+        return raw
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Endpoints:
+        return cls(
+            bootstrap_servers=str(raw["bootstrap_servers"]),
+            pg_dsn=str(raw["pg_dsn"]),
+            dynamodb_endpoint=str(raw["dynamodb_endpoint"]),
+            partitions=int(raw["partitions"]),
+            data_dir=Path(raw["data_dir"]),
+            aws_region=str(raw["aws_region"]),
+            dynamodb_table=str(raw["dynamodb_table"]),
+            broker_storage=str(raw["broker_storage"]),
+            pg_external=bool(raw.get("pg_external", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StackState:
+    endpoints: Endpoints
+    processes: tuple[ProcessRecord, ...]
+    ports: Mapping[str, int] = field(default_factory=dict)
+    started_at: float = 0.0
+    postgres_account: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "started_at": self.started_at,
+            "endpoints": self.endpoints.to_json(),
+            "ports": dict(self.ports),
+            "postgres_account": self.postgres_account,
+            "processes": [p.to_json() for p in self.processes],
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> StackState:
+        if raw.get("format") != STATE_FORMAT:
+            raise ValueError(f"unknown stack.json format {raw.get('format')!r}")
+        return cls(
+            endpoints=Endpoints.from_json(raw["endpoints"]),
+            processes=tuple(ProcessRecord.from_json(p) for p in raw["processes"]),
+            ports={str(k): int(v) for k, v in raw.get("ports", {}).items()},
+            started_at=float(raw.get("started_at", 0.0)),
+            postgres_account=raw.get("postgres_account"),
+        )
+
+    def alive(self) -> bool:
+        return all(is_alive(p) for p in self.processes)
+
+
+@dataclass(frozen=True, slots=True)
+class UpResult:
+    state: StackState
+    reused: bool
+    provisioned: ProvisionReport
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DownResult:
+    stopped: tuple[str, ...]
+    killed: tuple[str, ...]
+
+
+def read_state(data_dir: Path | str) -> StackState | None:
+    """What stack.json says, alive or not; None without a readable stack.json."""
+    path = Layout.of(data_dir).state_file
+    try:
+        return StackState.from_json(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StackError(f"{path} is unreadable ({exc}); `stack down` clears it") from exc
+
+
+def running_state(data_dir: Path | str) -> StackState | None:
+    """stack.json if every process it names is alive (no request is made to the servers)."""
+    try:
+        state = read_state(data_dir)
+    except StackError:
+        return None
+    return state if state is not None and state.alive() else None
+
+
+@contextlib.contextmanager
+def _locked(layout: Layout) -> Iterator[None]:
+    """One `up`/`down` at a time per data dir (two at once would start two stacks)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.lock_file.open("a+") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StackError(
+                        f"another threadweaver command holds {layout.lock_file}"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _answers(state: StackState, timeout: float) -> bool:
+    endpoints = state.endpoints
+
+    def probe() -> None:
+        broker.metadata_probe(endpoints.bootstrap_servers)
+        motoserver.client(
+            "dynamodb", endpoints.dynamodb_endpoint, endpoints.aws_region, timeout=2.0
+        ).list_tables(Limit=1)
+        postgres.select_one(endpoints.pg_dsn)
+
+    try:
+        wait_until_answers("the running stack", probe, timeout=timeout, interval=0.25)
+    except StackError:
+        return False
+    return True
+
+
+def _ordered_for_stop(records: list[ProcessRecord]) -> list[ProcessRecord]:
+    """Deduplicated, in STOP_ORDER; processes of unknown names (none today) first."""
+    unique: dict[tuple[int, int | None], ProcessRecord] = {}
+    for record in records:
+        unique.setdefault((record.pid, record.start_ticks), record)
+
+    def rank(record: ProcessRecord) -> int:
+        return STOP_ORDER.index(record.name) + 1 if record.name in STOP_ORDER else 0
+
+    return sorted(unique.values(), key=rank)
+
+
+def _stop_records(layout: Layout, records: list[ProcessRecord]) -> DownResult:
+    stopped: list[str] = []
+    killed: list[str] = []
+    for record in _ordered_for_stop(records):
+        if is_alive(record):
+            stopped.append(record.name)
+        if stop(record, layout.run):
+            killed.append(record.name)
+    return DownResult(tuple(stopped), tuple(killed))
+
+
+def _leftovers(layout: Layout, state: StackState | None) -> list[ProcessRecord]:
+    return [*(state.processes if state else ()), *read_pid_files(layout.run)]
+
+
+def up(
+    data_dir: Path | str,
+    *,
+    partitions: int | None = None,
+    broker_storage: str = "s3",
+    timeout: float = START_TIMEOUT,
+    echo: Echo = _quiet,
+) -> UpResult:
+    """Make the stack of `data_dir` run and answer, provisioned; reuse it if it already does."""
+    layout = Layout.of(data_dir)
+    with _locked(layout):
+        try:
+            previous = read_state(layout.root)
+        except StackError as exc:
+            echo(f"ignoring {exc}")
+            previous = None
+        if previous is not None and previous.alive() and _answers(previous, timeout=5.0):
+            wanted = partitions or previous.endpoints.partitions
+            if wanted != previous.endpoints.partitions:
+                raise StackError(
+                    f"the running stack in {layout.root} has "
+                    f"{previous.endpoints.partitions} partitions per topic, not {wanted}"
+                )
+            echo(f"the stack in {layout.root} is already running: reusing it")
+            report = provision(previous.endpoints.settings())
+            return UpResult(previous, reused=True, provisioned=report)
+
+        leftovers = [r for r in _leftovers(layout, previous) if is_alive(r)]
+        if leftovers:
+            names = ", ".join(sorted({r.name for r in leftovers}))
+            echo(f"stopping what is left of a previous stack ({names})")
+        _stop_records(layout, _leftovers(layout, previous))
+        layout.state_file.unlink(missing_ok=True)
+        return _start(
+            layout,
+            previous,
+            partitions=partitions,
+            broker_storage=broker_storage,
+            timeout=timeout,
+            echo=echo,
+        )
+
+
+def _start(
+    layout: Layout,
+    previous: StackState | None,
+    *,
+    partitions: int | None,
+    broker_storage: str,
+    timeout: float,
+    echo: Echo,
+) -> UpResult:
+    base = Settings.from_env()
+    partitions = partitions or (previous.endpoints.partitions if previous else base.partitions)
+    if partitions < 1:
+        raise StackError(f"partitions must be >= 1, got {partitions}")
+    storage = broker.storage_url(broker_storage)
+    notes: list[str] = []
+    if not broker.is_durable(storage):
+        notes.append(
+            "broker storage is memory://: topics and records are lost whenever the broker "
+            "stops, while PostgreSQL keeps the read model built from them"
+        )
+    external_dsn = base.pg_dsn
+    names = ["moto", "tansu"] if external_dsn else ["moto", "tansu", "postgres"]
+    ports = pick_ports(names, dict(previous.ports) if previous else None)
+    region = base.aws_region
+    moto_endpoint = motoserver.endpoint_url(ports["moto"])
+    started: list[ProcessRecord] = []
+    for directory in (layout.logs, layout.run, layout.moto):
+        directory.mkdir(parents=True, exist_ok=True)
+    try:
+        moto = spawn(motoserver.spec(layout, ports["moto"], region), layout.run)
+        started.append(moto)
+        account: str | None = None
+        pg_record: ProcessRecord | None = None
+        if external_dsn is None:
+            who = postgres.run_as()
+            account = who.user if who else None
+            postgres.prepare(layout, who)
+            if postgres.initdb_if_needed(layout, who):
+                echo(f"created a PostgreSQL cluster in {layout.pgdata}")
+            pg_record = spawn(postgres.spec(layout, ports["postgres"], who), layout.run)
+            started.append(pg_record)
+
+        restoring = (layout.moto / "snapshot" / "manifest.json").exists()
+        motoserver.wait_ready(
+            moto_endpoint, region, MOTO_RESTORE_TIMEOUT if restoring else timeout, moto
+        )
+        if broker.is_durable(storage):
+            motoserver.ensure_bucket(moto_endpoint, region, broker.BUCKET)
+        tansu_spec = broker.spec(layout, ports["tansu"], storage, moto_endpoint, region)
+        tansu = spawn(tansu_spec, layout.run)
+        started.append(tansu)
+        bootstrap = broker.bootstrap(ports["tansu"])
+        broker.wait_ready(bootstrap, timeout, tansu)
+
+        if pg_record is not None:
+            admin_dsn = postgres.dsn(ports["postgres"], "postgres")
+            postgres.wait_ready(admin_dsn, timeout, pg_record)
+            postgres.ensure_database(ports["postgres"])
+            pg_dsn = postgres.dsn(ports["postgres"])
+        else:
+            assert external_dsn is not None
+            pg_dsn = external_dsn
+            postgres.wait_ready(pg_dsn, timeout, log_path=None)
+
+        endpoints = Endpoints(
+            bootstrap_servers=bootstrap,
+            pg_dsn=pg_dsn,
+            dynamodb_endpoint=moto_endpoint,
+            partitions=partitions,
+            data_dir=layout.root,
+            aws_region=region,
+            dynamodb_table=base.dynamodb_table,
+            broker_storage=storage,
+            pg_external=external_dsn is not None,
+        )
+        state = StackState(
+            endpoints=endpoints,
+            processes=tuple(started),
+            ports=ports,
+            started_at=time.time(),
+            postgres_account=account,
+        )
+        # Written before provisioning so that `down` finds the servers even if it fails.
+        write_json_atomic(layout.state_file, state.to_json())
+        report = provision(endpoints.settings(base))
+    except BaseException:
+        # Including Ctrl-C: a failed start leaves nothing running.
+        _stop_records(layout, started)
+        layout.state_file.unlink(missing_ok=True)
+        raise
+    return UpResult(state, reused=False, provisioned=report, notes=tuple(notes))
+
+
+def down(data_dir: Path | str) -> DownResult:
+    """Stop the processes `up` started for `data_dir` (also after a failed or partial up)."""
+    layout = Layout.of(data_dir)
+    if not layout.root.exists():
+        return DownResult((), ())
+    with _locked(layout):
+        try:
+            state = read_state(layout.root)
+        except StackError:
+            state = None  # unreadable: the pid files still name what to stop
+        result = _stop_records(layout, _leftovers(layout, state))
+        layout.state_file.unlink(missing_ok=True)
+        return result
+
+
+def export_lines(env: Mapping[str, str]) -> list[str]:
+    return [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+
+
+def describe(result: UpResult) -> list[str]:
+    """Human-readable lines about a started (or reused) stack."""
+    e = result.state.endpoints
+    by_name = {p.name: p for p in result.state.processes}
+
+    def pid(name: str) -> str:
+        record = by_name.get(name)
+        return f"pid {record.pid}, log {record.log_path}" if record else "not started by us"
+
+    durability = (
+        "kept in moto's S3; moto saves it to disk on a clean stop"
+        if broker.is_durable(e.broker_storage)
+        else "in memory only, lost when the broker stops"
+    )
+    lines = [
+        f"data dir:  {e.data_dir}",
+        f"kafka:     {e.bootstrap_servers}  (tansu, {e.broker_storage}: {durability}; "
+        f"{pid('tansu')})",
+        f"postgres:  {e.pg_dsn}  ("
+        + ("external server" if e.pg_external else pid("postgres"))
+        + (f", runs as {result.state.postgres_account}" if result.state.postgres_account else "")
+        + ")",
+        f"dynamodb:  {e.dynamodb_endpoint}  (moto, table {e.dynamodb_table} in {e.aws_region};"
+        f" {pid('moto')})",
+        f"topics:    {e.partitions} partitions each",
+    ]
+    return lines
+
+
+def env_of(data_dir: Path | str) -> dict[str, str]:
+    state = running_state(data_dir)
+    if state is None:
+        raise StackError(
+            f"no running stack in {Layout.of(data_dir).root}: start it with "
+            f"`threadweaver stack up --data-dir {data_dir}`"
+        )
+    return state.endpoints.env()
+
+
+__all__ = [
+    "DownResult",
+    "Endpoints",
+    "StackState",
+    "UpResult",
+    "describe",
+    "down",
+    "env_of",
+    "export_lines",
+    "read_state",
+    "running_state",
+    "up",
+]

@@ -1,0 +1,1 @@
+"""The aggregate worker: commands -> decide -> journal + reply -> evolve (ARCHITECTURE §4.1)."""

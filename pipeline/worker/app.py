@@ -1,0 +1,90 @@
+"""The Faust application: plumbing between the command topic and the BatchExecutor."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import faust
+
+from pipeline.kafka.producer import AsyncProducer
+from pipeline.worker.config import WorkerSettings
+from pipeline.worker.executor import BatchExecutor
+from pipeline.worker.journal import KafkaJournal
+from pipeline.worker.records import CommandRecord
+from pipeline.worker.store import ThreadStore
+
+log = logging.getLogger(__name__)
+GROUP_ID = "threadweaver-worker"
+# Exit code when the worker stops itself after an error it must not continue from.
+CRASH_EXIT_CODE = 70
+
+
+def _record(event: Any) -> CommandRecord:
+    message = event.message
+    headers = message.headers or []
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return CommandRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(message.timestamp * 1000),
+        key=message.key,
+        value=message.value,
+        headers=tuple((str(k), bytes(v or b"")) for k, v in headers),
+    )
+
+
+def build_app(settings: WorkerSettings) -> faust.App:
+    base = settings.base
+    app = faust.App(
+        GROUP_ID,
+        broker=f"kafka://{base.bootstrap_servers}",
+        store="memory://",
+        topic_partitions=base.partitions,
+        web_enabled=False,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+        datadir=str(settings.data_dir / "faust"),
+    )
+    commands = app.topic(
+        base.topics.commands,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=base.partitions,
+    )
+    producer = AsyncProducer(base.bootstrap_servers, client_id=f"{GROUP_ID}-{os.getpid()}")
+    store = ThreadStore(settings.data_dir / "threads")
+    executor = BatchExecutor(
+        store=store,
+        journal=KafkaJournal(base.bootstrap_servers, base.topics.events),
+        producer=producer,
+        topics=base.topics,
+        partitions=base.partitions,
+    )
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
+        executor.forget([tp.partition for tp in revoked if tp.topic == base.topics.commands])
+
+    @app.agent(commands)
+    async def aggregate(stream: Any) -> None:
+        try:
+            async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+                await executor.process([_record(event) for event in events])
+        except Exception:
+            # The batch's offsets are not committed and Faust would move on past them:
+            # stop the process instead, and let the restart re-read and catch up.
+            log.critical("aggregate worker failed; exiting for a clean restart", exc_info=True)
+            os._exit(CRASH_EXIT_CODE)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close(app: faust.App, **_: Any) -> None:
+        producer.close()
+        store.close()
+
+    return app

@@ -1,0 +1,38 @@
+"""Worker-specific settings (THREADWEAVER_WORKER_*), read in `main()` only."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.settings import PREFIX, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    base: Settings
+    data_dir: Path
+    metrics_port: int
+    batch_max: int
+    batch_within_s: float
+    session_timeout_s: float
+    heartbeat_interval_s: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"{PREFIX}WORKER_{name}", default)
+
+        return cls(
+            base=Settings.from_env(env),
+            data_dir=Path(get("DATA_DIR", ".data/worker")),
+            metrics_port=int(get("METRICS_PORT", "9464")),
+            batch_max=int(get("BATCH_MAX", "1000")),
+            batch_within_s=float(get("BATCH_WITHIN_S", "0.005")),
+            session_timeout_s=float(env.get(f"{PREFIX}KAFKA_SESSION_TIMEOUT_S", "10")),
+            heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
+        )

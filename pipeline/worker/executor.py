@@ -1,0 +1,223 @@
+"""Handles batches of command records: decode -> catch up -> decide -> append + await ack ->
+store -> reply + await ack. The caller commits the batch's offsets only after `process`
+returns, so nothing acknowledged is lost and nothing is decided twice (see handling.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.codec import CodecError, decode_command, decode_event, encode_event, encode_reply
+from pipeline.domain import Accepted, Command, Event, Rejected, RejectionReason, Thread, replay
+from pipeline.kafka.partitioner import partition_for
+from pipeline.kafka.producer import AsyncProducer, Delivered
+from pipeline.replies import Reply
+from pipeline.settings import Topics
+from pipeline.worker import metrics
+from pipeline.worker.catchup import Journal, catch_up
+from pipeline.worker.handling import AlreadyDecided, Decided, context_for, handle, misrouted
+from pipeline.worker.handling import reply_for as _reply_for
+from pipeline.worker.records import CommandRecord
+from pipeline.worker.store import ThreadStore
+
+log = logging.getLogger(__name__)
+
+CACHE_MAX = 20_000
+
+
+@dataclass
+class _Pending:
+    events: dict[int, list[Event]] = field(default_factory=dict)
+    states: dict[int, dict[str, Thread]] = field(default_factory=dict)
+    replies: list[tuple[Reply, int | None]] = field(default_factory=list)
+    dead_letters: list[tuple[CommandRecord, str, str]] = field(default_factory=list)
+    # Threads with a reply not yet acknowledged that left no trace in the journal.
+    unjournaled_replies: set[tuple[int, str]] = field(default_factory=set)
+
+
+class BatchExecutor:
+    def __init__(
+        self,
+        *,
+        store: ThreadStore,
+        journal: Journal,
+        producer: AsyncProducer,
+        topics: Topics,
+        partitions: int,
+        on_catch_up: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._journal = journal
+        self._producer = producer
+        self._topics = topics
+        self._partitions = partitions
+        self._caught_up: set[int] = set()
+        self._cache: dict[tuple[int, str], Thread] = {}
+        self._pending = _Pending()
+        self._on_catch_up = on_catch_up
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        """Partitions were revoked: whoever gets them back must catch up again."""
+        for partition in partitions:
+            self._caught_up.discard(partition)
+        self._cache = {k: v for k, v in self._cache.items() if k[0] not in set(partitions)}
+
+    async def process(self, records: Sequence[CommandRecord]) -> None:
+        started = time.perf_counter()
+        for partition in sorted({r.partition for r in records} - self._caught_up):
+            await self._catch_up(partition)
+        for record in records:
+            await self._add(record)
+        await self._flush()
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _catch_up(self, partition: int) -> None:
+        report = await asyncio.to_thread(
+            catch_up, self._store, self._journal, partition, decode_event
+        )
+        self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
+        self._caught_up.add(partition)
+        metrics.CATCH_UP_EVENTS.labels(str(partition)).inc(report.applied)
+        if report.rebuilt:
+            metrics.REBUILDS.labels(str(partition)).inc()
+        log.info("caught up %s", report)
+        if self._on_catch_up is not None:
+            self._on_catch_up(partition)
+
+    def _state(self, partition: int, thread_id: str) -> Thread | None:
+        pending = self._pending.states.get(partition, {})
+        if thread_id in pending:
+            return pending[thread_id]
+        cached = self._cache.get((partition, thread_id))
+        if cached is not None:
+            return cached
+        return self._store.get(partition, thread_id)
+
+    async def _add(self, record: CommandRecord) -> None:
+        try:
+            command = decode_command(record.value)
+        except CodecError as exc:
+            self._dead_letter(record, "UNDECODABLE", exc.reason, command_name="unknown")
+            return
+        expected = partition_for(command.thread_id, self._partitions)
+        if expected != record.partition:
+            rejection = misrouted(command, record.partition, expected)
+            self._reply(record, command, rejection)
+            self._dead_letter(record, "MISROUTED", rejection.message, command_name=command.name)
+            return
+        state = self._state(record.partition, command.thread_id)
+        started = time.perf_counter()
+        outcome = handle(state, command, context_for(record.timestamp_ms, record.offset))
+        metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
+        match outcome:
+            case AlreadyDecided():
+                metrics.COMMANDS.labels(command.name, "already_decided", "").inc()
+            case Decided(decision=Accepted(events=events) as accepted) if events:
+                key = (record.partition, command.thread_id)
+                if key in self._pending.unjournaled_replies:
+                    # An earlier reply of this thread must be durable before this append,
+                    # or a crash could leave the append without that reply (handling.py, 2).
+                    await self._flush()
+                self._pending.events.setdefault(record.partition, []).extend(events)
+                self._pending.states.setdefault(record.partition, {})[command.thread_id] = (
+                    replay(events, state)  # type: ignore[assignment]
+                )
+                self._reply(record, command, accepted)
+                metrics.COMMANDS.labels(command.name, "accepted", "").inc()
+            case Decided(decision=Accepted() as accepted):
+                self._reply(record, command, accepted, unjournaled=True)
+                outcome_label = "duplicate" if accepted.duplicate else "accepted"
+                metrics.COMMANDS.labels(command.name, outcome_label, "").inc()
+            case Decided(decision=Rejected() as rejected):
+                self._reply(record, command, rejected, unjournaled=True)
+                metrics.COMMANDS.labels(command.name, "rejected", rejected.reason.value).inc()
+                if rejected.reason is RejectionReason.INVALID_COMMAND:
+                    self._dead_letter(
+                        record, "INVALID_COMMAND", rejected.message, command_name=command.name
+                    )
+
+    def _reply(
+        self,
+        record: CommandRecord,
+        command: Command,
+        decision: Accepted | Rejected,
+        *,
+        unjournaled: bool = False,
+    ) -> None:
+        self._pending.replies.append(
+            (_reply_for(command, decision), record.reply_partition(self._partitions))
+        )
+        if unjournaled:
+            self._pending.unjournaled_replies.add((record.partition, command.thread_id))
+
+    def _dead_letter(
+        self, record: CommandRecord, reason: str, error: str, *, command_name: str
+    ) -> None:
+        self._pending.dead_letters.append((record, reason, error))
+        metrics.DEAD_LETTERS.labels(reason).inc()
+        if reason != "INVALID_COMMAND":
+            metrics.COMMANDS.labels(command_name, "dead_lettered", reason).inc()
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, _Pending()
+        await self._append(pending)
+        sends: list[asyncio.Future[Delivered]] = []
+        for reply, partition in pending.replies:
+            sends.append(
+                self._producer.send(
+                    self._topics.replies,
+                    encode_reply(reply),
+                    key=reply.thread_id.encode(),
+                    partition=partition,
+                )
+            )
+        for record, reason, error in pending.dead_letters:
+            sends.append(
+                self._producer.send(
+                    self._topics.commands_dlq,
+                    record.value,
+                    key=record.key,
+                    partition=record.partition,
+                    headers=record.dead_letter_headers(reason, error),
+                )
+            )
+        await asyncio.gather(*sends)
+
+    async def _append(self, pending: _Pending) -> None:
+        """Append the events, await the broker's acknowledgement, then store the states."""
+        for partition, events in pending.events.items():
+            sends = [
+                self._producer.send(
+                    self._topics.events,
+                    encode_event(event),
+                    key=event.thread_id.encode(),
+                    partition=partition,
+                )
+                for event in events
+            ]
+            delivered = await asyncio.gather(*sends)
+            offsets = [d.offset for d in delivered]
+            marker = self._store.journal_position(partition)
+            states = pending.states.get(partition, {})
+            if offsets[0] == marker and offsets == list(range(marker, marker + len(offsets))):
+                self._store.commit(partition, states, offsets[-1] + 1)
+            else:
+                # Someone else appended to this journal partition (or the marker lags): keep
+                # the marker, and catch up from it before the next decision.
+                log.warning(
+                    "journal partition %d: appended at %s, expected from %d: catching up",
+                    partition,
+                    offsets[:3],
+                    marker,
+                )
+                self._store.commit(partition, states, marker)
+                self._caught_up.discard(partition)
+            for thread_id, state in states.items():
+                self._cache[(partition, thread_id)] = state
+        if len(self._cache) > CACHE_MAX:
+            self._cache.clear()
+

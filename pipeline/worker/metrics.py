@@ -1,0 +1,41 @@
+"""Prometheus metrics of the aggregate worker."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+COMMANDS = Counter(
+    "threadweaver_worker_commands_total",
+    "Commands handled, by command type, outcome and rejection reason.",
+    ["command", "outcome", "reason"],
+)
+DEAD_LETTERS = Counter(
+    "threadweaver_worker_dead_letters_total",
+    "Command records sent to the dead-letter topic, by reason.",
+    ["reason"],
+)
+DECIDE_SECONDS = Histogram(
+    "threadweaver_worker_decide_seconds",
+    "Time to decide one command (pure domain).",
+    buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1),
+)
+BATCH_SECONDS = Histogram(
+    "threadweaver_worker_batch_seconds",
+    "Time to handle one batch of commands, appends and replies acknowledged.",
+    buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0),
+)
+CATCH_UP_EVENTS = Counter(
+    "threadweaver_worker_catch_up_events_total",
+    "Journal events folded while catching up a partition.",
+    ["partition"],
+)
+REBUILDS = Counter(
+    "threadweaver_worker_partition_rebuilds_total",
+    "Partitions whose local state was rebuilt from the start of the journal.",
+    ["partition"],
+)
+CONSUMER_LAG = Gauge(
+    "threadweaver_worker_consumer_lag",
+    "Commands not yet handled in a partition (high watermark - next offset).",
+    ["partition"],
+)

@@ -1,0 +1,89 @@
+"""The worker's local RocksDB store: a cache of fold(journal) per thread, per partition.
+
+Each partition keeps, in the same atomic write batch as its thread states, the journal
+offset up to which those states are folded. A crash can only lose a suffix of batches, so
+the store is always a consistent prefix of the journal and catch-up resumes from the marker.
+Anything unreadable (an old pickle format, a torn file) is treated as missing: the
+partition is rebuilt from the journal, never trusted and never fatal.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from rocksdict import Options, Rdict, WriteBatch
+
+from pipeline.domain import Thread
+
+# Bump when the pickled shape of `Thread` changes: old entries then read as unreadable.
+FORMAT = b"\x01"
+
+
+class UnreadableState(Exception):
+    """A stored state could not be read; the partition must be rebuilt from the journal."""
+
+
+def _state_key(partition: int, thread_id: str) -> bytes:
+    return b"s/%d/%s" % (partition, thread_id.encode())
+
+
+def _marker_key(partition: int) -> bytes:
+    return b"m/%d" % partition
+
+
+def _encode(state: Thread) -> bytes:
+    return FORMAT + pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(raw: bytes) -> Thread:
+    if raw[:1] != FORMAT:
+        raise UnreadableState(f"unknown state format {raw[:1]!r}")
+    try:
+        state = pickle.loads(raw[1:])  # noqa: S301 - our own local cache, never remote input
+    except Exception as exc:
+        raise UnreadableState(str(exc)) from exc
+    if not isinstance(state, Thread):
+        raise UnreadableState(f"expected a Thread, got {type(state).__name__}")
+    return state
+
+
+class ThreadStore:
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        self._db = Rdict(str(path), options)
+
+    def get(self, partition: int, thread_id: str) -> Thread | None:
+        raw = self._db.get(_state_key(partition, thread_id))
+        return None if raw is None else _decode(bytes(raw))
+
+    def journal_position(self, partition: int) -> int:
+        raw = self._db.get(_marker_key(partition))
+        return 0 if raw is None else int(raw)
+
+    def commit(self, partition: int, states: Mapping[str, Thread], position: int) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for thread_id, state in states.items():
+            batch.put(_state_key(partition, thread_id), _encode(state))
+        batch.put(_marker_key(partition), b"%d" % position)
+        self._db.write(batch)
+
+    def reset_partition(self, partition: int) -> None:
+        prefix = b"s/%d/" % partition
+        # "0" follows "/" in ASCII, so [prefix, prefix[:-1] + b"0") covers exactly the prefix.
+        self._db.delete_range(prefix, prefix[:-1] + b"0")
+        self._db.delete(_marker_key(partition))
+
+    def states(self, partition: int) -> Iterator[tuple[str, Thread]]:
+        prefix = b"s/%d/" % partition
+        for key, raw in self._db.items(from_key=prefix):
+            assert isinstance(key, bytes) and isinstance(raw, bytes)  # raw mode
+            if not key.startswith(prefix):
+                break
+            yield key[len(prefix) :].decode(), _decode(raw)
+
+    def close(self) -> None:
+        self._db.close()
