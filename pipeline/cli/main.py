@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from pipeline.cli import run, stack
+from pipeline.cli import loadgen, run, stack, thread, worker
 
 Handler = Callable[[argparse.Namespace], int]
 
-GROUPS = (stack, run)
+GROUPS = (stack, run, worker, thread, loadgen)
 
 
 def build_parser() -> argparse.ArgumentParser:

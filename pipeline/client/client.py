@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 from pipeline.codec import CodecError, decode_reply, encode_command
 from pipeline.domain import Command
 from pipeline.kafka.config import consumer_config
-from pipeline.kafka.offsets import end_offsets_by_fetch
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.replies import Reply
 from pipeline.settings import Settings
 from pipeline.worker.records import REPLY_PARTITION_HEADER
@@ -60,7 +60,9 @@ class CommandClient:
         bootstrap = self._settings.bootstrap_servers
         # Start exactly at the end (as a fetch sees it): every reply to a command sent after
         # start() is read, none before it is.
-        end = await asyncio.to_thread(end_offsets_by_fetch, bootstrap, topic, [self._reply_partition])
+        end = await asyncio.to_thread(
+            end_offsets_by_fetch, bootstrap, topic, [self._reply_partition]
+        )
         consumer = Consumer(
             consumer_config(bootstrap, "threadweaver-client", "threadweaver-client")
         )
@@ -87,7 +89,8 @@ class CommandClient:
         await self.close()
 
     def _listen(self) -> None:
-        assert self._consumer is not None and self._loop is not None
+        assert self._consumer is not None
+        assert self._loop is not None
         while not self._stop.is_set():
             for message in self._consumer.consume(num_messages=500, timeout=0.1):
                 value = message.value()
@@ -123,8 +126,7 @@ class CommandClient:
         except TimeoutError as exc:
             raise ReplyTimeoutError(command.command_id, timeout) from exc
         finally:
-            if future.done() or not future.cancelled():
-                self._waiters.pop(command.command_id, None)
+            self._waiters.pop(command.command_id, None)
 
 
 class SyncCommandClient:

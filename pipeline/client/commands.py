@@ -62,26 +62,48 @@ class CommandFactory:
         )
         return self.envelope(thread_id or new_id(), sender_id, body, command_id)
 
-    def destroy_thread(self, thread_id: str, sender_id: str, command_id: str | None = None) -> Command:
+    def destroy_thread(
+        self, thread_id: str, sender_id: str, command_id: str | None = None
+    ) -> Command:
         return self.envelope(thread_id, sender_id, DestroyThread(), command_id)
 
     def join_administrators(
-        self, thread_id: str, sender_id: str, account_ids: Sequence[str], command_id: str | None = None
+        self,
+        thread_id: str,
+        sender_id: str,
+        account_ids: Sequence[str],
+        command_id: str | None = None,
     ) -> Command:
-        return self.envelope(thread_id, sender_id, JoinAdministratorIds(tuple(account_ids)), command_id)
+        return self.envelope(
+            thread_id, sender_id, JoinAdministratorIds(tuple(account_ids)), command_id
+        )
 
     def leave_administrators(
-        self, thread_id: str, sender_id: str, account_ids: Sequence[str], command_id: str | None = None
+        self,
+        thread_id: str,
+        sender_id: str,
+        account_ids: Sequence[str],
+        command_id: str | None = None,
     ) -> Command:
-        return self.envelope(thread_id, sender_id, LeaveAdministratorIds(tuple(account_ids)), command_id)
+        return self.envelope(
+            thread_id, sender_id, LeaveAdministratorIds(tuple(account_ids)), command_id
+        )
 
     def join_members(
-        self, thread_id: str, sender_id: str, account_ids: Sequence[str], command_id: str | None = None
+        self,
+        thread_id: str,
+        sender_id: str,
+        account_ids: Sequence[str],
+        command_id: str | None = None,
     ) -> Command:
         return self.envelope(thread_id, sender_id, JoinMemberIds(tuple(account_ids)), command_id)
 
     def leave_members(
-        self, thread_id: str, sender_id: str, account_ids: Sequence[str], command_id: str | None = None
+        self,
+        thread_id: str,
+        sender_id: str,
+        account_ids: Sequence[str],
+        command_id: str | None = None,
     ) -> Command:
         return self.envelope(thread_id, sender_id, LeaveMemberIds(tuple(account_ids)), command_id)
 
@@ -100,11 +122,19 @@ class CommandFactory:
         return self.envelope(thread_id, sender_id, AddMessages((message,)), command_id)
 
     def add_messages(
-        self, thread_id: str, sender_id: str, messages: Sequence[NewMessage], command_id: str | None = None
+        self,
+        thread_id: str,
+        sender_id: str,
+        messages: Sequence[NewMessage],
+        command_id: str | None = None,
     ) -> Command:
         return self.envelope(thread_id, sender_id, AddMessages(tuple(messages)), command_id)
 
     def remove_messages(
-        self, thread_id: str, sender_id: str, message_ids: Sequence[str], command_id: str | None = None
+        self,
+        thread_id: str,
+        sender_id: str,
+        message_ids: Sequence[str],
+        command_id: str | None = None,
     ) -> Command:
         return self.envelope(thread_id, sender_id, RemoveMessages(tuple(message_ids)), command_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from pipeline.codec import mapping
 from pipeline.codec.errors import CodecError, describe
@@ -32,6 +32,8 @@ __all__ = [
     "wire_codec",
 ]
 
+# Kafka clients hand over bytes; buffers are accepted so callers need not copy.
+Frame: TypeAlias = bytes | bytearray | memoryview
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -59,7 +61,7 @@ def _encode(topic: Topic, to_record: Callable[[T], dict[str, Any]], value: T) ->
     return wire_codec(topic).encode(_convert(to_record, value))
 
 
-def _decode(topic: Topic, from_record: Callable[[dict[str, Any]], R], data: bytes) -> R:
+def _decode(topic: Topic, from_record: Callable[[dict[str, Any]], R], data: Frame) -> R:
     return _convert(from_record, wire_codec(topic).decode(data))
 
 
@@ -67,7 +69,7 @@ def encode_command(command: Command) -> bytes:
     return _encode(Topic.COMMAND, mapping.command_to_record, command)
 
 
-def decode_command(data: bytes) -> Command:
+def decode_command(data: Frame) -> Command:
     return _decode(Topic.COMMAND, mapping.record_to_command, data)
 
 
@@ -75,7 +77,7 @@ def encode_event(event: Event) -> bytes:
     return _encode(Topic.EVENT, mapping.event_to_record, event)
 
 
-def decode_event(data: bytes) -> Event:
+def decode_event(data: Frame) -> Event:
     return _decode(Topic.EVENT, mapping.record_to_event, data)
 
 
@@ -83,5 +85,5 @@ def encode_reply(reply: Reply) -> bytes:
     return _encode(Topic.REPLY, mapping.reply_to_record, reply)
 
 
-def decode_reply(data: bytes) -> Reply:
+def decode_reply(data: Frame) -> Reply:
     return _decode(Topic.REPLY, mapping.record_to_reply, data)

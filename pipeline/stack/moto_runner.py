@@ -67,11 +67,27 @@ def _table_create_args(description: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+_BYTES = "__bytes_b64__"
+
+
+def _encode_bytes(value: object) -> object:
+    # DynamoDB B and BS attributes come back from boto3 as bytes, which JSON cannot hold.
+    if isinstance(value, bytes | bytearray):
+        return {_BYTES: base64.b64encode(value).decode("ascii")}
+    raise TypeError(f"cannot store {type(value).__name__} in a snapshot")
+
+
+def _decode_bytes(obj: dict[str, Any]) -> object:
+    if len(obj) == 1 and _BYTES in obj:
+        return base64.b64decode(obj[_BYTES])
+    return obj
+
+
 def _jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> int:
     count = 0
     with path.open("w") as out:
         for row in rows:
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+            out.write(json.dumps(row, separators=(",", ":"), default=_encode_bytes) + "\n")
             count += 1
         out.flush()
         os.fsync(out.fileno())
@@ -141,7 +157,7 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open() as rows:
         for line in rows:
             if line.strip():
-                yield json.loads(line)
+                yield json.loads(line, object_hook=_decode_bytes)
 
 
 def _flush_items(clients: dict[str, Any], batch: list[dict[str, Any]]) -> None:
@@ -227,6 +243,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.monotonic()
         try:
             counts = load_snapshot(_endpoint(loader), snapshot)
+        except Exception:
+            log.exception(
+                "could not restore %s; move it aside to start with empty S3 and DynamoDB "
+                "(the broker's topics live there)",
+                snapshot,
+            )
+            return 1
         finally:
             loader.stop()
         log.info("restored snapshot %s: %s in %.1f s", snapshot, counts, time.monotonic() - started)

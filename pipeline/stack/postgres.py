@@ -8,12 +8,14 @@ unprivileged account, give it only the stack's postgres directory, and listen on
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pwd
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import asyncpg
@@ -179,6 +181,58 @@ def spec(layout: Layout, port: int, who: RunAs | None) -> ProcessSpec:
         stop_signal=signal.SIGINT,
         stop_timeout=60.0,
     )
+
+
+def _processes_in(directory: Path) -> list[int]:
+    """Live (not zombie) processes whose working directory is `directory`.
+
+    Every PostgreSQL process works in its data directory, and backends call setsid(), so
+    this finds the ones a killed postmaster left behind where its process group does not.
+    """
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) != directory:
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def clear_leftovers(layout: Layout, timeout: float = 10.0) -> None:
+    """Make the data dir startable after a crash; refuse if a server really runs there.
+
+    After a SIGKILL the postmaster may linger as a zombie (until init reaps it) and its
+    backends until they notice: postgres would then refuse to start ("lock file already
+    exists", "shared memory block still in use").
+    """
+    lock = layout.pgdata / "postmaster.pid"
+    live = _processes_in(layout.pgdata)
+    try:
+        postmaster = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        postmaster = None
+    if postmaster is not None and postmaster in live:
+        raise StackError(
+            f"a PostgreSQL server (pid {postmaster}) that this stack did not start runs on "
+            f"{layout.pgdata}: stop it first"
+        )
+    for pid in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while _processes_in(layout.pgdata) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if postmaster is not None:
+        lock.unlink(missing_ok=True)
 
 
 def dsn(port: int, database: str = DATABASE) -> str:

@@ -227,7 +227,33 @@ def _stop_records(layout: Layout, records: list[ProcessRecord]) -> DownResult:
             stopped.append(record.name)
         if stop(record, layout.run):
             killed.append(record.name)
+            if record.name == postgres.NAME:
+                # Its backends are in sessions of their own: a killed postmaster leaves them.
+                postgres.clear_leftovers(layout)
     return DownResult(tuple(stopped), tuple(killed))
+
+
+@dataclass(frozen=True, slots=True)
+class _LastStart:
+    """What a start after a clean `down` (no stack.json) must keep: same ports, same topics."""
+
+    ports: Mapping[str, int]
+    partitions: int | None
+
+    @classmethod
+    def read(cls, layout: Layout, previous: StackState | None) -> _LastStart:
+        if previous is not None:
+            return cls(dict(previous.ports), previous.endpoints.partitions)
+        try:
+            raw = json.loads(layout.last_start_file.read_text())
+            ports = {str(name): int(port) for name, port in raw["ports"].items()}
+            return cls(ports, int(raw["partitions"]))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return cls({}, None)
+
+    @staticmethod
+    def write(layout: Layout, ports: Mapping[str, int], partitions: int) -> None:
+        write_json_atomic(layout.last_start_file, {"ports": dict(ports), "partitions": partitions})
 
 
 def _leftovers(layout: Layout, state: StackState | None) -> list[ProcessRecord]:
@@ -287,7 +313,8 @@ def _start(
     echo: Echo,
 ) -> UpResult:
     base = Settings.from_env()
-    partitions = partitions or (previous.endpoints.partitions if previous else base.partitions)
+    last = _LastStart.read(layout, previous)
+    partitions = partitions or last.partitions or base.partitions
     if partitions < 1:
         raise StackError(f"partitions must be >= 1, got {partitions}")
     storage = broker.storage_url(broker_storage)
@@ -299,7 +326,7 @@ def _start(
         )
     external_dsn = base.pg_dsn
     names = ["moto", "tansu"] if external_dsn else ["moto", "tansu", "postgres"]
-    ports = pick_ports(names, dict(previous.ports) if previous else None)
+    ports = pick_ports(names, dict(last.ports))
     region = base.aws_region
     moto_endpoint = motoserver.endpoint_url(ports["moto"])
     started: list[ProcessRecord] = []
@@ -314,6 +341,7 @@ def _start(
             who = postgres.run_as()
             account = who.user if who else None
             postgres.prepare(layout, who)
+            postgres.clear_leftovers(layout)
             if postgres.initdb_if_needed(layout, who):
                 echo(f"created a PostgreSQL cluster in {layout.pgdata}")
             pg_record = spawn(postgres.spec(layout, ports["postgres"], who), layout.run)
@@ -361,6 +389,7 @@ def _start(
         )
         # Written before provisioning so that `down` finds the servers even if it fails.
         write_json_atomic(layout.state_file, state.to_json())
+        _LastStart.write(layout, ports, partitions)
         report = provision(endpoints.settings(base))
     except BaseException:
         # Including Ctrl-C: a failed start leaves nothing running.

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.worker.config import WorkerSettings
@@ -37,8 +38,27 @@ def _record(event: Any) -> CommandRecord:
     )
 
 
+def _cap_fetch_wait(fetch_wait_ms: int) -> None:
+    """Faust hard-codes aiokafka's fetch_max_wait_ms=1500. A broker that holds an empty fetch
+    for the whole wait even when records arrive meanwhile (tansu 0.6 does) then adds up to
+    1.5 s to every command; cap it. On Apache Kafka a shorter wait only adds idle polls."""
+    original = faust_aiokafka.aiokafka.AIOKafkaConsumer  # type: ignore[attr-defined]
+    if getattr(original, "_threadweaver_capped", False):
+        return
+
+    class CappedConsumer(original):  # type: ignore[misc, valid-type]
+        _threadweaver_capped = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), fetch_wait_ms)
+            super().__init__(*args, **kwargs)
+
+    faust_aiokafka.aiokafka.AIOKafkaConsumer = CappedConsumer  # type: ignore[attr-defined]
+
+
 def build_app(settings: WorkerSettings) -> faust.App:
     base = settings.base
+    _cap_fetch_wait(settings.fetch_wait_ms)
     app = faust.App(
         GROUP_ID,
         broker=f"kafka://{base.bootstrap_servers}",
@@ -74,7 +94,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
     @app.agent(commands)
     async def aggregate(stream: Any) -> None:
         try:
-            async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            async for events in stream.take_events(
+                settings.batch_max, within=settings.batch_within_s
+            ):
                 await executor.process([_record(event) for event in events])
         except Exception:
             # The batch's offsets are not committed and Faust would move on past them:

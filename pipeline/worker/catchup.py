@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Protocol
 
 from pipeline.domain import Event, Thread, evolve
-from pipeline.worker.store import ThreadStore, UnreadableState
+from pipeline.worker.store import ThreadStore, UnreadableStateError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class CatchUpReport:
     journal_gaps: list[str] = field(default_factory=list)
 
 
-class _Rebuild(Exception):
+class _RebuildError(Exception):
     pass
 
 
@@ -70,12 +70,14 @@ def catch_up(
     end = journal.end_offset(partition)
     report = CatchUpReport(partition, start, end)
     if start > end:
-        log.warning("partition %d: store marker %d is past the journal end %d", partition, start, end)
+        log.warning(
+            "partition %d: store marker %d is past the journal end %d", partition, start, end
+        )
     else:
         try:
             _fold_range(store, journal, partition, decode, start, end, report, strict=True)
             return report
-        except (_Rebuild, UnreadableState) as exc:
+        except (_RebuildError, UnreadableStateError) as exc:
             log.warning("partition %d: local state inconsistent (%s): rebuilding", partition, exc)
     store.reset_partition(partition)
     report = CatchUpReport(partition, 0, end, rebuilt=True)
@@ -83,7 +85,7 @@ def catch_up(
     return report
 
 
-def _fold_range(
+def _fold_range(  # noqa: PLR0917 - private helper, called twice with keywords-free clarity
     store: ThreadStore,
     journal: Journal,
     partition: int,
@@ -106,13 +108,15 @@ def _fold_range(
             log.exception("partition %d offset %d: undecodable journal record", partition, offset)
             report.undecodable += 1
             continue
-        state = touched[event.thread_id] if event.thread_id in touched else store.get(
-            partition, event.thread_id
+        state = (
+            touched[event.thread_id]
+            if event.thread_id in touched
+            else store.get(partition, event.thread_id)
         )
         new_state, verdict = fold(state, event)
         if verdict is Verdict.GAP:
             if strict:
-                raise _Rebuild(f"thread {event.thread_id} jumps to seq_nr {event.seq_nr}")
+                raise _RebuildError(f"thread {event.thread_id} jumps to seq_nr {event.seq_nr}")
             # Rebuilding from the start and still a gap: the journal itself is damaged.
             # Evolve is total, so the state stays usable; the alarm is logged and reported.
             report.journal_gaps.append(f"{event.thread_id}@{event.seq_nr}")

@@ -19,6 +19,9 @@ class WorkerSettings:
     batch_within_s: float
     session_timeout_s: float
     heartbeat_interval_s: float
+    fetch_wait_ms: int
+    group_instance_id: str | None
+    runtime: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -35,4 +38,7 @@ class WorkerSettings:
             batch_within_s=float(get("BATCH_WITHIN_S", "0.005")),
             session_timeout_s=float(env.get(f"{PREFIX}KAFKA_SESSION_TIMEOUT_S", "10")),
             heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
+            fetch_wait_ms=int(env.get(f"{PREFIX}KAFKA_FETCH_WAIT_MS", "20")),
+            group_instance_id=get("GROUP_INSTANCE_ID", "") or None,
+            runtime=get("RUNTIME", "confluent"),
         )

@@ -123,9 +123,9 @@ class BatchExecutor:
                     # or a crash could leave the append without that reply (handling.py, 2).
                     await self._flush()
                 self._pending.events.setdefault(record.partition, []).extend(events)
-                self._pending.states.setdefault(record.partition, {})[command.thread_id] = (
-                    replay(events, state)  # type: ignore[assignment]
-                )
+                self._pending.states.setdefault(record.partition, {})[command.thread_id] = replay(
+                    events, state
+                )  # type: ignore[assignment]
                 self._reply(record, command, accepted)
                 metrics.COMMANDS.labels(command.name, "accepted", "").inc()
             case Decided(decision=Accepted() as accepted):
@@ -220,4 +220,3 @@ class BatchExecutor:
                 self._cache[(partition, thread_id)] = state
         if len(self._cache) > CACHE_MAX:
             self._cache.clear()
-

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pipeline.kafka.config import consumer_config
-from pipeline.kafka.offsets import end_offsets_by_fetch
+from pipeline.kafka_offsets import end_offsets_by_fetch
 
 # Without progress for this long the broker is considered unavailable: crash and restart.
 STALL_SECONDS = 60.0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import sys
+from types import FrameType
 from typing import NoReturn
 
 from faust import Worker
@@ -10,13 +14,27 @@ from prometheus_client import start_http_server
 
 from pipeline.worker.app import build_app
 from pipeline.worker.config import WorkerSettings
+from pipeline.worker.runner import serve
+
+
+def _dump_tasks(_signum: int, _frame: FrameType | None) -> None:
+    """SIGUSR1 prints every asyncio task's stack: where a stalled worker is waiting."""
+    try:
+        tasks = asyncio.all_tasks(asyncio.get_event_loop())
+    except RuntimeError:
+        return
+    for task in tasks:
+        task.print_stack(limit=8, file=sys.stderr)
 
 
 def main() -> NoReturn:
     settings = WorkerSettings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
-    app = build_app(settings)
-    worker = Worker(app, loglevel="INFO", quiet=True)
-    worker.execute_from_commandline()
+        start_http_server(settings.metrics_port, addr="0.0.0.0")
+    signal.signal(signal.SIGUSR1, _dump_tasks)
+    if settings.runtime == "faust":
+        app = build_app(settings)
+        Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+    asyncio.run(serve(settings))
+    sys.exit(0)

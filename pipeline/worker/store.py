@@ -21,7 +21,7 @@ from pipeline.domain import Thread
 FORMAT = b"\x01"
 
 
-class UnreadableState(Exception):
+class UnreadableStateError(Exception):
     """A stored state could not be read; the partition must be rebuilt from the journal."""
 
 
@@ -39,13 +39,13 @@ def _encode(state: Thread) -> bytes:
 
 def _decode(raw: bytes) -> Thread:
     if raw[:1] != FORMAT:
-        raise UnreadableState(f"unknown state format {raw[:1]!r}")
+        raise UnreadableStateError(f"unknown state format {raw[:1]!r}")
     try:
-        state = pickle.loads(raw[1:])  # noqa: S301 - our own local cache, never remote input
+        state = pickle.loads(raw[1:])
     except Exception as exc:
-        raise UnreadableState(str(exc)) from exc
+        raise UnreadableStateError(str(exc)) from exc
     if not isinstance(state, Thread):
-        raise UnreadableState(f"expected a Thread, got {type(state).__name__}")
+        raise UnreadableStateError(f"expected a Thread, got {type(state).__name__}")
     return state
 
 
@@ -80,7 +80,8 @@ class ThreadStore:
     def states(self, partition: int) -> Iterator[tuple[str, Thread]]:
         prefix = b"s/%d/" % partition
         for key, raw in self._db.items(from_key=prefix):
-            assert isinstance(key, bytes) and isinstance(raw, bytes)  # raw mode
+            assert isinstance(key, bytes)
+            assert isinstance(raw, bytes)
             if not key.startswith(prefix):
                 break
             yield key[len(prefix) :].decode(), _decode(raw)

@@ -3,12 +3,19 @@ another through Avro schema resolution. Used for the BACKWARD_TRANSITIVE check."
 
 from __future__ import annotations
 
+import copy
 import io
 import random
 import string
+from collections.abc import Callable
 from typing import Any
 
 import fastavro
+
+from pipeline.codec.schemas import Topic, load_family
+
+# Adds v<N> of a topic's schema to the folder the codec reads (see conftest.release_version).
+ReleaseVersion = Callable[[Topic, int, dict[str, Any]], None]
 
 _TIMESTAMP_MILLIS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)  # years 1..9999
 
@@ -99,3 +106,11 @@ def read_problems(
             if problem not in problems:
                 problems.append(problem)
     return problems
+
+
+def current_schema(topic: Topic) -> dict[str, Any]:
+    return copy.deepcopy(load_family(topic).current.raw)
+
+
+def field(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(f for f in schema["fields"] if f["name"] == name)

@@ -58,7 +58,11 @@ new_messages = st.builds(
     NewMessage, message_id=ids, text=texts, reply_message_id=optional_ids, to_account_ids=id_tuples
 )
 added_messages = st.builds(
-    AddedMessage, message_id=ids, text=texts, reply_message_id=optional_ids, to_account_ids=id_tuples
+    AddedMessage,
+    message_id=ids,
+    text=texts,
+    reply_message_id=optional_ids,
+    to_account_ids=id_tuples,
 )
 
 COMMAND_BODIES: dict[type[Any], st.SearchStrategy[Any]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import fastavro
 import pytest
@@ -72,7 +73,7 @@ def test_body_is_plain_avro_binary_of_the_current_schema() -> None:
     fastavro.schemaless_writer(expected, current.parsed, command_to_record(command))
     assert frame[HEADER_SIZE:] == expected.getvalue()
     # And any Avro library can read it back with the file's schema alone.
-    record = fastavro.schemaless_reader(
+    record: Any = fastavro.schemaless_reader(
         io.BytesIO(frame[HEADER_SIZE:]), fastavro.parse_schema(current.raw), None
     )
     assert record["payload"]["messages"][0]["text"] == "hi"

@@ -74,7 +74,9 @@ def test_any_reply_round_trips(reply: Reply) -> None:
 
 def test_decoded_times_are_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
-    command = s.command_with(DestroyThread(), requested_at=datetime(2026, 1, 1, 14, tzinfo=plus_two))
+    command = s.command_with(
+        DestroyThread(), requested_at=datetime(2026, 1, 1, 14, tzinfo=plus_two)
+    )
     decoded = decode_command(encode_command(command)).requested_at
     assert decoded == datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert decoded.utcoffset() == timedelta(0)
@@ -85,7 +87,10 @@ def test_decoded_times_are_utc() -> None:
     [
         (datetime(2026, 1, 1, 0, 0, 0, 123_456, UTC), datetime(2026, 1, 1, 0, 0, 0, 123_000, UTC)),
         # Floor, not towards zero: still the last millisecond of 1969.
-        (datetime(1969, 12, 31, 23, 59, 59, 999_999, UTC), datetime(1969, 12, 31, 23, 59, 59, 999_000, UTC)),
+        (
+            datetime(1969, 12, 31, 23, 59, 59, 999_999, UTC),
+            datetime(1969, 12, 31, 23, 59, 59, 999_000, UTC),
+        ),
     ],
 )
 def test_sub_millisecond_digits_are_dropped(given_time: datetime, expected: datetime) -> None:

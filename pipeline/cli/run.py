@@ -1,0 +1,154 @@
+"""`threadweaver run`: the whole system in the foreground until Ctrl-C (`make run`).
+
+Starts the embedded stack (or reuses a running one), then each component as a
+`threadweaver <name>` child process with the stack's environment, waits for Ctrl-C or
+SIGTERM, and stops what it started: the components first, then the stack, unless the stack
+was already running before (then it belongs to whoever started it and keeps running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from pipeline.cli.stack import (
+    add_data_dir_argument,
+    add_partitions_argument,
+    data_dir_of,
+    print_started,
+)
+
+if TYPE_CHECKING:
+    from pipeline.stack.layout import Layout
+    from pipeline.stack.process import ProcessRecord
+
+# (name, argv after `threadweaver`) of each component to run; empty until they exist, e.g.
+# ("worker", ["worker"]), ("mirror", ["mirror"]), ("projector", ["projector"]), ("api", ["api"]).
+COMPONENTS: list[tuple[str, list[str]]] = []
+NOT_BUILT = "the pipeline components are not built yet: only the stack runs"
+COMPONENT_STOP_TIMEOUT = 30.0
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def threadweaver_command() -> list[str]:
+    """How to start `threadweaver` as a child: the console script beside our interpreter."""
+    script = Path(sys.executable).parent / "threadweaver"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("threadweaver")
+    return [found] if found else [sys.executable, "-m", "pipeline.cli.main"]
+
+
+def _start_components(layout: Layout, env: Mapping[str, str]) -> list[ProcessRecord]:
+    from pipeline.stack.process import ProcessSpec, spawn  # noqa: PLC0415
+
+    started = []
+    for name, argv in COMPONENTS:
+        spec = ProcessSpec(
+            name=name,
+            argv=(*threadweaver_command(), *argv),
+            log_path=layout.log(name),
+            env=env,
+            cwd=Path.cwd(),
+            stop_timeout=COMPONENT_STOP_TIMEOUT,
+        )
+        record = spawn(spec, layout.run)
+        started.append(record)
+        _say(f"started {name} (pid {record.pid}), log {record.log_path}")
+    return started
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    # During startup SIGTERM behaves like Ctrl-C: `up` stops whatever it had started.
+    raise KeyboardInterrupt
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipeline.stack.errors import StackError  # noqa: PLC0415
+    from pipeline.stack.layout import Layout  # noqa: PLC0415
+    from pipeline.stack.process import exit_code, is_alive, stop  # noqa: PLC0415
+    from pipeline.stack.stack import down, export_lines, up  # noqa: PLC0415
+
+    data_dir = data_dir_of(args)
+    layout = Layout.of(data_dir)
+    previous_int = signal.getsignal(signal.SIGINT)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        try:
+            result = up(data_dir, partitions=args.partitions, echo=_say)
+        except KeyboardInterrupt:
+            _say("interrupted while starting: stopped what had been started")
+            return 130
+        except StackError as exc:
+            print(f"threadweaver run: {exc}", file=sys.stderr, flush=True)
+            return 1
+
+        stopping = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if stopping.is_set():
+                _say("already stopping, please wait")
+            else:
+                _say(f"{signal.Signals(signum).name}: stopping")
+            stopping.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+        status = 0
+        components: list[ProcessRecord] = []
+        try:
+            print_started(result, data_dir)
+            env = result.state.endpoints.env()
+            for line in export_lines(env):
+                _say(line)
+            if not COMPONENTS:
+                _say(NOT_BUILT)
+            components = _start_components(layout, {**os.environ, **env})
+            _say("running; Ctrl-C stops " + ("what was started" if not result.reused else "it"))
+            while not stopping.wait(0.5):
+                for record in components:
+                    if not is_alive(record):
+                        code = exit_code(record)
+                        _say(
+                            f"{record.name} exited (code {code}); see {record.log_path}. "
+                            "Stopping everything."
+                        )
+                        status = 1
+                        stopping.set()
+                        break
+        finally:
+            for record in reversed(components):
+                stop(record, layout.run)
+            if result.reused:
+                _say(f"the stack in {layout.root} was running before `run`: left running")
+            else:
+                stopped = down(data_dir)
+                _say(f"stopped: {', '.join(stopped.stopped) or 'nothing was left running'}")
+        return status
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run the stack and the components in the foreground until Ctrl-C",
+        description="Start the embedded stack (reusing a running one) and the components, "
+        "print where everything is, and stop what was started on Ctrl-C or SIGTERM.",
+    )
+    add_data_dir_argument(run)
+    add_partitions_argument(run)
+    run.set_defaults(handler=_run)

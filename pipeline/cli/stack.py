@@ -1,0 +1,159 @@
+"""`threadweaver stack up|env|down`: the embedded local stack of one data directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.stack.layout import DATA_DIR_ENV, default_data_dir
+
+if TYPE_CHECKING:
+    from pipeline.stack.stack import UpResult
+
+# The handlers import pipeline.stack.stack lazily: it pulls in confluent-kafka and asyncpg,
+# which `threadweaver --help` and the other commands do not need.
+
+
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"where the stack keeps its data and logs (default: ${DATA_DIR_ENV} or .data)",
+    )
+
+
+def data_dir_of(args: argparse.Namespace) -> Path:
+    chosen: Path | None = args.data_dir
+    return chosen if chosen is not None else default_data_dir()
+
+
+def add_partitions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="partitions of every topic on a first start (default: the existing topics' "
+        "count, else $THREADWEAVER_PARTITIONS or 4)",
+    )
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _error(message: str) -> int:
+    print(f"threadweaver stack: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def print_started(result: UpResult, data_dir: Path) -> None:
+    from pipeline.stack.stack import describe  # noqa: PLC0415
+
+    for line in describe(result):
+        _say(line)
+    _say(result.provisioned.summary())
+    for note in result.notes:
+        _say(f"NOTE: {note}")
+    _say(f'environment for clients: eval "$(threadweaver stack env --data-dir {data_dir})"')
+
+
+def _up(args: argparse.Namespace) -> int:
+    from pipeline.stack.errors import StackError  # noqa: PLC0415
+    from pipeline.stack.stack import up  # noqa: PLC0415
+
+    data_dir = data_dir_of(args)
+    try:
+        result = up(
+            data_dir,
+            partitions=args.partitions,
+            broker_storage=args.broker_storage,
+            echo=_say,
+        )
+    except StackError as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        # `up` has already stopped whatever it had started.
+        _error("interrupted: nothing was left running")
+        return 130
+    print_started(result, data_dir)
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    from pipeline.stack.errors import StackError  # noqa: PLC0415
+    from pipeline.stack.stack import env_of, export_lines  # noqa: PLC0415
+
+    try:
+        env = env_of(data_dir_of(args))
+    except StackError as exc:
+        return _error(str(exc))
+    for line in export_lines(env):
+        print(line)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from pipeline.stack.errors import StackError  # noqa: PLC0415
+    from pipeline.stack.layout import Layout  # noqa: PLC0415
+    from pipeline.stack.stack import down  # noqa: PLC0415
+
+    data_dir = data_dir_of(args)
+    try:
+        result = down(data_dir)
+    except StackError as exc:
+        return _error(str(exc))
+    if not result.stopped:
+        _say(f"no stack was running in {Layout.of(data_dir).root}")
+        return 0
+    _say(f"stopped: {', '.join(result.stopped)}")
+    if result.killed:
+        _say(f"had to be killed (did not stop in time): {', '.join(result.killed)}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    stack = subparsers.add_parser(
+        "stack",
+        help="the embedded local stack (tansu, PostgreSQL, moto)",
+        description="Start, describe and stop the servers of the embedded local stack.",
+    )
+    commands = stack.add_subparsers(dest="stack_command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up",
+        help="start the servers (or reuse running ones) and provision them",
+        description="Start tansu, PostgreSQL and moto on free loopback ports, create the "
+        "topics, the DynamoDB table and the SQL schema, and return once all answer. The "
+        "servers keep running after this command exits.",
+    )
+    add_data_dir_argument(up)
+    add_partitions_argument(up)
+    up.add_argument(
+        "--broker-storage",
+        choices=("s3", "memory"),
+        default="s3",
+        help="s3 (default): the broker's log lives in moto's S3 and survives restarts; "
+        "memory: faster, lost whenever the broker stops",
+    )
+    up.set_defaults(handler=_up)
+
+    env = commands.add_parser(
+        "env",
+        help="print export lines for the running stack",
+        description='Print `export NAME=value` lines; use as eval "$(threadweaver stack env)".',
+    )
+    add_data_dir_argument(env)
+    env.set_defaults(handler=_env)
+
+    down = commands.add_parser(
+        "down",
+        help="stop the servers `up` started",
+        description="Stop exactly the processes `up` started for the data dir; data is kept.",
+    )
+    add_data_dir_argument(down)
+    down.set_defaults(handler=_down)

@@ -1,0 +1,154 @@
+"""The command consumer loop on confluent-kafka (the default runtime; see docs/adr/0002).
+
+consume a batch -> BatchExecutor.process (appends and replies acknowledged) -> commit the
+batch's offsets synchronously. Rebalance callbacks only fire inside `consume`, i.e. between
+batches, so a partition is never revoked half-way through a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from pipeline.kafka.config import consumer_config
+from pipeline.kafka.producer import AsyncProducer
+from pipeline.worker import metrics
+from pipeline.worker.config import WorkerSettings
+from pipeline.worker.executor import BatchExecutor
+from pipeline.worker.journal import KafkaJournal
+from pipeline.worker.records import CommandRecord
+from pipeline.worker.store import ThreadStore
+
+log = logging.getLogger(__name__)
+GROUP_ID = "threadweaver-worker"
+CRASH_EXIT_CODE = 70
+
+
+def _record(message: Message) -> CommandRecord:
+    _kind, timestamp_ms = message.timestamp()
+    return CommandRecord(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        timestamp_ms=timestamp_ms,
+        key=message.key(),
+        value=message.value() or b"",
+        headers=_headers(message),
+    )
+
+
+def _headers(message: Message) -> tuple[tuple[str, bytes], ...]:
+    raw = message.headers() or []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return tuple((str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in items)
+
+
+class CommandRunner:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self._settings = settings
+        base = settings.base
+        self._stop = asyncio.Event()
+        self._revoked: list[int] = []
+        self._lock = threading.Lock()
+        overrides: dict[str, object] = {
+            "session.timeout.ms": int(settings.session_timeout_s * 1000),
+            "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),
+            "fetch.wait.max.ms": settings.fetch_wait_ms,
+        }
+        if settings.group_instance_id:
+            # Static membership: a restarted pod gets its partitions back without a rebalance.
+            overrides["group.instance.id"] = settings.group_instance_id
+        self._consumer = Consumer(
+            consumer_config(
+                base.bootstrap_servers, GROUP_ID, f"{GROUP_ID}-{os.getpid()}", **overrides
+            )
+        )
+        self._producer = AsyncProducer(
+            base.bootstrap_servers, client_id=f"{GROUP_ID}-{os.getpid()}"
+        )
+        self._store = ThreadStore(settings.data_dir / "threads")
+        self._executor = BatchExecutor(
+            store=self._store,
+            journal=KafkaJournal(base.bootstrap_servers, base.topics.events),
+            producer=self._producer,
+            topics=base.topics,
+            partitions=base.partitions,
+        )
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            self._revoked.extend(tp.partition for tp in partitions)
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned partitions %s", sorted(tp.partition for tp in partitions))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        topic = self._settings.base.topics.commands
+        self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self._stop.is_set():
+                messages = await asyncio.to_thread(self._poll_batch)
+                with self._lock:
+                    revoked, self._revoked = self._revoked, []
+                if revoked:
+                    self._executor.forget(revoked)
+                records = [_record(m) for m in messages if m.error() is None]
+                for message in messages:
+                    if message.error() is not None:
+                        log.warning("consumer error: %s", message.error())
+                if not records:
+                    continue
+                await self._executor.process(records)
+                self._commit(records)
+        finally:
+            self._close()
+
+    def _poll_batch(self) -> list[Message]:
+        # Block for the first record only, then take what is already fetched: waiting to
+        # fill a batch would add its timeout to every command's latency.
+        first = self._consumer.consume(1, 0.2)
+        if not first:
+            return first
+        return first + self._consumer.consume(self._settings.batch_max - 1, 0)
+
+    def _commit(self, records: Sequence[CommandRecord]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for record in records:
+            next_offsets[(record.topic, record.partition)] = record.offset + 1
+        self._consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()],
+            asynchronous=False,
+        )
+        for (t, p), offset in next_offsets.items():
+            _low, high = self._consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+            if high is not None and high >= 0:
+                metrics.CONSUMER_LAG.labels(str(p)).set(max(high - offset, 0))
+
+    def _close(self) -> None:
+        try:
+            self._consumer.close()
+        finally:
+            self._producer.close()
+            self._store.close()
+
+
+async def serve(settings: WorkerSettings) -> None:
+    runner = CommandRunner(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runner.stop)
+    try:
+        await runner.run()
+    except Exception:
+        # Nothing of the failed batch was committed: exit and let the restart catch up.
+        log.critical("aggregate worker failed; exiting for a clean restart", exc_info=True)
+        os._exit(CRASH_EXIT_CODE)

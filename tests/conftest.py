@@ -1,0 +1,61 @@
+"""Shared fixtures.
+
+The embedded stack is started lazily, by the same code as `threadweaver stack up`, the first
+time a test asks for `stack` (or `settings`), and stopped at the end of the session: unit
+tests never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.stack import Endpoints
+
+
+def allow_postgres_in(path: Path, top: Path) -> None:
+    """Let the unprivileged account PostgreSQL runs as (when we are root) reach `path`.
+
+    pytest makes its temporary directories 0700; search permission (o+x, not read) on the
+    ones between `top` and `path` is all PostgreSQL needs. pytest resets its own root
+    directory's mode at the next session.
+    """
+    if os.geteuid() != 0:
+        return
+    for directory in (path, *path.parents):
+        directory.chmod(directory.stat().st_mode | stat.S_IXOTH)
+        if directory == top:
+            break
+
+
+def stack_data_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A fresh data dir for a stack, usable by PostgreSQL's account."""
+    path = tmp_path_factory.mktemp(name)
+    allow_postgres_in(path, tmp_path_factory.getbasetemp().parent)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """The endpoints of a running, provisioned embedded stack shared by the session."""
+    from pipeline.stack import down, up  # noqa: PLC0415 - keeps collection light
+
+    data_dir = stack_data_dir(tmp_path_factory, "stack")
+    result = up(data_dir)
+    try:
+        yield result.state.endpoints
+    finally:
+        down(data_dir)
+
+
+@pytest.fixture
+def settings(stack: Endpoints) -> Settings:
+    return stack.settings()
