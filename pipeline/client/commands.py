@@ -26,6 +26,11 @@ def new_id() -> str:
     return str(ULID())
 
 
+def _now_ms() -> datetime:
+    now = datetime.now(tz=UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 class CommandFactory:
     """One method per command; `command_id` may be given to retry a command idempotently."""
 
@@ -37,7 +42,8 @@ class CommandFactory:
             command_id=command_id or new_id(),
             thread_id=thread_id,
             sender_id=sender_id,
-            requested_at=datetime.now(tz=UTC),
+            # Milliseconds: the wire precision, so a decoded command equals the one sent.
+            requested_at=_now_ms(),
             body=body,
         )
 
