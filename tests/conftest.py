@@ -49,7 +49,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     from pipeline.stack import down, up  # noqa: PLC0415 - keeps collection light
 
     data_dir = stack_data_dir(tmp_path_factory, "stack")
-    result = up(data_dir)
+    # memory:// storage: the s3 engine stalled consumers after a rebalance (docs/adr/0004).
+    result = up(data_dir, broker_storage="memory")
     try:
         yield result.state.endpoints
     finally:

@@ -30,10 +30,9 @@ if TYPE_CHECKING:
     from pipeline.stack.layout import Layout
     from pipeline.stack.process import ProcessRecord
 
-# (name, argv after `threadweaver`) of each component to run; empty until they exist, e.g.
-# ("worker", ["worker"]), ("mirror", ["mirror"]), ("projector", ["projector"]), ("api", ["api"]).
-COMPONENTS: list[tuple[str, list[str]]] = []
-NOT_BUILT = "the pipeline components are not built yet: only the stack runs"
+# (name, argv after `threadweaver`) of each component to run.
+COMPONENTS: list[tuple[str, list[str]]] = [("worker", ["worker"])]
+NOT_BUILT = "not built yet: the journal mirror, the projector and the API (issues 4 and 5)"
 COMPONENT_STOP_TIMEOUT = 30.0
 
 
@@ -113,9 +112,13 @@ def _run(args: argparse.Namespace) -> int:
             env = result.state.endpoints.env()
             for line in export_lines(env):
                 _say(line)
-            if not COMPONENTS:
-                _say(NOT_BUILT)
-            components = _start_components(layout, {**os.environ, **env})
+            _say(NOT_BUILT)
+            worker_env = {
+                "THREADWEAVER_WORKER_DATA_DIR": str(layout.root / "worker"),
+                # Short group timeouts: tansu completes a join after about half of it.
+                "THREADWEAVER_KAFKA_SESSION_TIMEOUT_S": "6",
+            }
+            components = _start_components(layout, {**worker_env, **os.environ, **env})
             _say("running; Ctrl-C stops " + ("what was started" if not result.reused else "it"))
             while not stopping.wait(0.5):
                 for record in components:

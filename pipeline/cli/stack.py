@@ -136,9 +136,10 @@ def register(subparsers: Any) -> None:
     up.add_argument(
         "--broker-storage",
         choices=("s3", "memory"),
-        default="s3",
-        help="s3 (default): the broker's log lives in moto's S3 and survives restarts; "
-        "memory: faster, lost whenever the broker stops",
+        default="memory",
+        help="memory (default): fast, lost whenever the broker stops; s3: the broker's log "
+        "lives in moto's S3 and survives restarts, but tansu 0.6 stalls consumers that "
+        "resume inside a record batch (docs/adr/0004)",
     )
     up.set_defaults(handler=_up)
 

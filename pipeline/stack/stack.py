@@ -264,7 +264,7 @@ def up(
     data_dir: Path | str,
     *,
     partitions: int | None = None,
-    broker_storage: str = "s3",
+    broker_storage: str = "memory",
     timeout: float = START_TIMEOUT,
     echo: Echo = _quiet,
 ) -> UpResult:
@@ -322,7 +322,15 @@ def _start(
     if not broker.is_durable(storage):
         notes.append(
             "broker storage is memory://: topics and records are lost whenever the broker "
-            "stops, while PostgreSQL keeps the read model built from them"
+            "stops, while PostgreSQL keeps the read model built from them. tansu 0.6's only "
+            "durable engine here (s3:// on moto) stalls consumers that resume inside a record "
+            "batch (docs/adr/0004-embedded-broker-storage.md), so memory is the default"
+        )
+    else:
+        notes.append(
+            "broker storage is s3:// on moto: durable, but tansu 0.6 stalls consumers that "
+            "resume inside a record batch (docs/adr/0004): the worker can stop making progress "
+            "after a restart or rebalance"
         )
     external_dsn = base.pg_dsn
     names = ["moto", "tansu"] if external_dsn else ["moto", "tansu", "postgres"]

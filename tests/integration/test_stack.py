@@ -294,7 +294,7 @@ def test_tansu_listoffsets_bug_is_still_there(
     """Pins tansu 0.6.0's too-small ListOffsets(latest); fails once the broker answers right.
 
     With the memory engine the answer is the base offset of the last record batch + 1 (as
-    reference/local-stack.md says). With the s3 engine the stack uses, it is the base offset
+    reference/local-stack.md says). With the s3 engine (`--broker-storage s3`), it is the base offset
     + 1 of an earlier batch and does not catch up with time (measured: batches of 10, 5 and 3
     records answered 1). Either way it is below the end that Fetch reports.
     """
@@ -404,7 +404,16 @@ def test_up_down_restart_and_a_stale_stack(tmp_path_factory: pytest.TempPathFact
     data_dir = stack_data_dir(tmp_path_factory, "lifecycle")
     marker = f"MARKER-{uuid.uuid4().hex}"  # unique, should THREADWEAVER_PG_DSN name a shared DB
     try:
-        first = cli("stack", "up", "--data-dir", str(data_dir), "--partitions", "2")
+        first = cli(
+            "stack",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--partitions",
+            "2",
+            "--broker-storage",
+            "s3",
+        )
         assert first.returncode == 0, first.stderr
         state = running_state(data_dir)
         assert state is not None, "the servers did not outlive `stack up`"
@@ -419,7 +428,7 @@ def test_up_down_restart_and_a_stale_stack(tmp_path_factory: pytest.TempPathFact
         assert_all_gone(state.processes, data_dir)
 
         # A clean restart keeps everything (moto saved its snapshot) on the same ports.
-        second = cli("stack", "up", "--data-dir", str(data_dir))
+        second = cli("stack", "up", "--data-dir", str(data_dir), "--broker-storage", "s3")
         assert second.returncode == 0, second.stderr
         restarted = running_state(data_dir)
         assert restarted is not None
@@ -438,7 +447,7 @@ def test_up_down_restart_and_a_stale_stack(tmp_path_factory: pytest.TempPathFact
         while any(is_alive(r) for r in restarted.processes) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert cli("stack", "env", "--data-dir", str(data_dir)).returncode == 1
-        third = cli("stack", "up", "--data-dir", str(data_dir))
+        third = cli("stack", "up", "--data-dir", str(data_dir), "--broker-storage", "s3")
         assert third.returncode == 0, third.stderr
         recovered = running_state(data_dir)
         assert recovered is not None
@@ -493,7 +502,7 @@ def test_run_stops_everything_on_a_signal(run_data_dir: Path, signum: signal.Sig
             except queue.Empty:
                 continue
         text = "".join(seen)
-        assert "the pipeline components are not built yet: only the stack runs" in text
+        assert "started worker (pid" in text
         assert "export THREADWEAVER_BOOTSTRAP_SERVERS=" in text
         state = json.loads((run_data_dir / "stack.json").read_text())
         records = tuple(ProcessRecord.from_json(p) for p in state["processes"])

@@ -37,6 +37,7 @@ class Component:
         self._log_dir = log_dir
         self._proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.data_dir = log_dir
 
     @property
     def log_path(self) -> Path:
@@ -85,7 +86,7 @@ class Component:
 
 
 def worker(settings: Settings, data_dir: Path, name: str = "worker") -> Component:
-    return Component(
+    component = Component(
         name,
         ["worker"],
         settings,
@@ -93,3 +94,5 @@ def worker(settings: Settings, data_dir: Path, name: str = "worker") -> Componen
         THREADWEAVER_WORKER_DATA_DIR=str(data_dir / name),
         THREADWEAVER_WORKER_METRICS_PORT="0",
     )
+    component.data_dir = data_dir / name
+    return component
