@@ -294,7 +294,7 @@ def test_tansu_listoffsets_bug_is_still_there(
     """Pins tansu 0.6.0's too-small ListOffsets(latest); fails once the broker answers right.
 
     With the memory engine the answer is the base offset of the last record batch + 1 (as
-    reference/local-stack.md says). With the s3 engine (`--broker-storage s3`), it is the base offset
+    reference/local-stack.md says). With the s3 engine (`--broker-storage s3`) it is the base offset
     + 1 of an earlier batch and does not catch up with time (measured: batches of 10, 5 and 3
     records answered 1). Either way it is below the end that Fetch reports.
     """

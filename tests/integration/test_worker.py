@@ -11,8 +11,7 @@ import pytest
 from pipeline.client import CommandFactory, SyncCommandClient
 from pipeline.client.commands import new_id
 from pipeline.codec import encode_command
-from pipeline.domain import NewMessage, RejectionReason
-from pipeline.domain import limits
+from pipeline.domain import NewMessage, RejectionReason, limits
 from pipeline.kafka.partitioner import partition_for
 from pipeline.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings

@@ -25,6 +25,7 @@ def produce_raw(
     topic: str,
     value: bytes,
     key: bytes,
+    *,
     partition: int | None = None,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> tuple[int, int]:
@@ -66,7 +67,8 @@ def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.
                 if message.error() is not None:
                     continue
                 partition, offset = message.partition(), message.offset()
-                assert partition is not None and offset is not None
+                assert partition is not None
+                assert offset is not None
                 if offset >= ends[partition]:
                     remaining.discard(partition)
                     continue

@@ -49,7 +49,7 @@ class Component:
         self.starts += 1
         with self.log_path.open("ab") as log:
             log.write(f"=== start {self.starts} at {time.time():.3f}\n".encode())
-            self._proc = subprocess.Popen(  # noqa: S603 - our own CLI
+            self._proc = subprocess.Popen(
                 [*THREADWEAVER, *self._args],
                 env=self._env,
                 stdout=log,
