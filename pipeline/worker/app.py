@@ -17,7 +17,6 @@ from pipeline.worker.records import CommandRecord
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
-GROUP_ID = "threadweaver-worker"
 # Exit code when the worker stops itself after an error it must not continue from.
 CRASH_EXIT_CODE = 70
 
@@ -60,7 +59,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     base = settings.base
     _cap_fetch_wait(settings.fetch_wait_ms)
     app = faust.App(
-        GROUP_ID,
+        settings.group_id,
         broker=f"kafka://{base.bootstrap_servers}",
         store="memory://",
         topic_partitions=base.partitions,
@@ -77,7 +76,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         value_serializer="raw",
         partitions=base.partitions,
     )
-    producer = AsyncProducer(base.bootstrap_servers, client_id=f"{GROUP_ID}-{os.getpid()}")
+    producer = AsyncProducer(base.bootstrap_servers, client_id=f"{settings.group_id}-{os.getpid()}")
     store = ThreadStore(settings.data_dir / "threads")
     executor = BatchExecutor(
         store=store,
@@ -104,8 +103,15 @@ def build_app(settings: WorkerSettings) -> faust.App:
             log.critical("aggregate worker failed; exiting for a clean restart", exc_info=True)
             os._exit(CRASH_EXIT_CODE)
 
+    if settings.standby_replicas > 0:
+
+        @app.timer(interval=settings.standby_interval_s)  # type: ignore[untyped-decorator]
+        async def warm_standbys() -> None:
+            await executor.warm_standbys(base.partitions)
+
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close(app: faust.App, **_: Any) -> None:
+        await executor.quiesce()
         producer.close()
         store.close()
 

@@ -9,9 +9,14 @@ from pathlib import Path
 
 from pipeline.settings import PREFIX, Settings
 
+RUNTIMES = ("faust", "confluent")
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
+    """`standby_replicas` > 0: each worker keeps warm copies of the partitions it does not
+    own (so a cluster of N workers has N - 1 standbys of each partition)."""
+
     base: Settings
     data_dir: Path
     metrics_port: int
@@ -22,6 +27,15 @@ class WorkerSettings:
     fetch_wait_ms: int
     group_instance_id: str | None
     runtime: str
+    group_id: str
+    standby_replicas: int
+    standby_interval_s: float
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise ValueError(
+                f"{PREFIX}WORKER_RUNTIME must be one of {RUNTIMES}, got {self.runtime!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -40,5 +54,10 @@ class WorkerSettings:
             heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
             fetch_wait_ms=int(env.get(f"{PREFIX}KAFKA_FETCH_WAIT_MS", "20")),
             group_instance_id=get("GROUP_INSTANCE_ID", "") or None,
-            runtime=get("RUNTIME", "confluent"),
+            runtime=get("RUNTIME", "faust"),
+            # One group per system; tests running both runtimes on one broker use two, since
+            # tansu keeps an emptied group's assignor and refuses another one.
+            group_id=get("GROUP_ID", "threadweaver-worker"),
+            standby_replicas=int(get("STANDBY_REPLICAS", "0")),
+            standby_interval_s=float(get("STANDBY_INTERVAL_S", "5")),
         )

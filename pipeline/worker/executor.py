@@ -6,6 +6,7 @@ returns, so nothing acknowledged is lost and nothing is decided twice (see handl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +60,9 @@ class BatchExecutor:
         self._cache: dict[tuple[int, str], Thread] = {}
         self._pending = _Pending()
         self._on_catch_up = on_catch_up
+        # One writer of a partition's store at a time: the batch that owns it, or the standby
+        # warmer while nobody owns it here.
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def forget(self, partitions: Sequence[int]) -> None:
         """Partitions were revoked: whoever gets them back must catch up again."""
@@ -66,14 +70,42 @@ class BatchExecutor:
             self._caught_up.discard(partition)
         self._cache = {k: v for k, v in self._cache.items() if k[0] not in set(partitions)}
 
+    def _lock(self, partition: int) -> asyncio.Lock:
+        return self._locks.setdefault(partition, asyncio.Lock())
+
     async def process(self, records: Sequence[CommandRecord]) -> None:
         started = time.perf_counter()
-        for partition in sorted({r.partition for r in records} - self._caught_up):
-            await self._catch_up(partition)
-        for record in records:
-            await self._add(record)
-        await self._flush()
+        async with contextlib.AsyncExitStack() as locks:
+            partitions = sorted({r.partition for r in records})
+            for partition in partitions:  # sorted: no lock-order deadlock
+                await locks.enter_async_context(self._lock(partition))
+            for partition in partitions:
+                if partition not in self._caught_up:
+                    await self._catch_up(partition)
+            for record in records:
+                await self._add(record)
+            await self._flush()
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def quiesce(self) -> None:
+        """Wait until no batch or standby warm-up uses the store, and keep it that way."""
+        for partition in sorted(self._locks):
+            await self._locks[partition].acquire()
+
+    async def warm_standbys(self, partitions: int) -> None:
+        """Fold the journal of the partitions this worker does not own into its store, so
+        that taking one over after a failure only folds the last few events (a standby)."""
+        for partition in range(partitions):
+            if partition in self._caught_up:
+                continue
+            async with self._lock(partition):
+                if partition in self._caught_up:
+                    continue
+                report = await asyncio.to_thread(
+                    catch_up, self._store, self._journal, partition, decode_event
+                )
+                self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
+                metrics.STANDBY_EVENTS.labels(str(partition)).inc(report.applied)
 
     async def _catch_up(self, partition: int) -> None:
         report = await asyncio.to_thread(

@@ -29,6 +29,11 @@ CATCH_UP_EVENTS = Counter(
     "Journal events folded while catching up a partition.",
     ["partition"],
 )
+STANDBY_EVENTS = Counter(
+    "threadweaver_worker_standby_events_total",
+    "Journal events folded into the store for partitions owned by another worker.",
+    ["partition"],
+)
 REBUILDS = Counter(
     "threadweaver_worker_partition_rebuilds_total",
     "Partitions whose local state was rebuilt from the start of the journal.",

@@ -8,6 +8,7 @@ batches, so a partition is never revoked half-way through a batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -26,7 +27,6 @@ from pipeline.worker.records import CommandRecord
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
-GROUP_ID = "threadweaver-worker"
 CRASH_EXIT_CODE = 70
 
 
@@ -66,11 +66,14 @@ class CommandRunner:
             overrides["group.instance.id"] = settings.group_instance_id
         self._consumer = Consumer(
             consumer_config(
-                base.bootstrap_servers, GROUP_ID, f"{GROUP_ID}-{os.getpid()}", **overrides
+                base.bootstrap_servers,
+                settings.group_id,
+                f"{settings.group_id}-{os.getpid()}",
+                **overrides,
             )
         )
         self._producer = AsyncProducer(
-            base.bootstrap_servers, client_id=f"{GROUP_ID}-{os.getpid()}"
+            base.bootstrap_servers, client_id=f"{settings.group_id}-{os.getpid()}"
         )
         self._store = ThreadStore(settings.data_dir / "threads")
         self._executor = BatchExecutor(
@@ -91,6 +94,12 @@ class CommandRunner:
     def stop(self) -> None:
         self._stop.set()
 
+    async def warm_standbys(self) -> None:
+        while not self._stop.is_set():
+            await self._executor.warm_standbys(self._settings.base.partitions)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._settings.standby_interval_s)
+
     async def run(self) -> None:
         topic = self._settings.base.topics.commands
         self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -110,7 +119,7 @@ class CommandRunner:
                 await self._executor.process(records)
                 self._commit(records)
         finally:
-            self._close()
+            self._stop.set()
 
     def _poll_batch(self) -> list[Message]:
         # Block for the first record only, then take what is already fetched: waiting to
@@ -133,7 +142,7 @@ class CommandRunner:
             if high is not None and high >= 0:
                 metrics.CONSUMER_LAG.labels(str(p)).set(max(high - offset, 0))
 
-    def _close(self) -> None:
+    def close(self) -> None:
         try:
             self._consumer.close()
         finally:
@@ -146,9 +155,13 @@ async def serve(settings: WorkerSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runner.stop)
+    standby = asyncio.create_task(runner.warm_standbys()) if settings.standby_replicas > 0 else None
     try:
         await runner.run()
+        if standby is not None:
+            await standby
     except Exception:
         # Nothing of the failed batch was committed: exit and let the restart catch up.
         log.critical("aggregate worker failed; exiting for a clean restart", exc_info=True)
         os._exit(CRASH_EXIT_CODE)
+    runner.close()

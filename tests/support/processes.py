@@ -33,7 +33,7 @@ class Component:
     ) -> None:
         self.name = name
         self._args = args
-        self._env = component_env(settings, **env)
+        self.env = component_env(settings, **env)
         self._log_dir = log_dir
         self._proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -51,7 +51,7 @@ class Component:
             log.write(f"=== start {self.starts} at {time.time():.3f}\n".encode())
             self._proc = subprocess.Popen(
                 [*THREADWEAVER, *self._args],
-                env=self._env,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -85,7 +85,9 @@ class Component:
             return ""
 
 
-def worker(settings: Settings, data_dir: Path, name: str = "worker") -> Component:
+def worker(
+    settings: Settings, data_dir: Path, name: str = "worker", runtime: str = "faust"
+) -> Component:
     component = Component(
         name,
         ["worker"],
@@ -93,6 +95,7 @@ def worker(settings: Settings, data_dir: Path, name: str = "worker") -> Componen
         data_dir,
         THREADWEAVER_WORKER_DATA_DIR=str(data_dir / name),
         THREADWEAVER_WORKER_METRICS_PORT="0",
+        THREADWEAVER_WORKER_RUNTIME=runtime,
     )
     component.data_dir = data_dir / name
     return component
