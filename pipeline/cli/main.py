@@ -10,11 +10,23 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from pipeline.cli import loadgen, run, stack, thread, worker
+from pipeline.cli import (
+    api,
+    db,
+    dynamodb,
+    journal,
+    loadgen,
+    mirror,
+    projector,
+    run,
+    stack,
+    thread,
+    worker,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
-GROUPS = (stack, run, worker, thread, loadgen)
+GROUPS = (stack, run, worker, thread, loadgen, api, db, projector, mirror, journal, dynamodb)
 
 
 def build_parser() -> argparse.ArgumentParser:

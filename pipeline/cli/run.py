@@ -31,8 +31,12 @@ if TYPE_CHECKING:
     from pipeline.stack.process import ProcessRecord
 
 # (name, argv after `threadweaver`) of each component to run.
-COMPONENTS: list[tuple[str, list[str]]] = [("worker", ["worker"])]
-NOT_BUILT = "not built yet: the journal mirror, the projector and the API (issues 4 and 5)"
+COMPONENTS: list[tuple[str, list[str]]] = [
+    ("worker", ["worker"]),
+    ("mirror", ["mirror"]),
+    ("projector", ["projector"]),
+    ("api", ["api"]),
+]
 COMPONENT_STOP_TIMEOUT = 30.0
 
 
@@ -66,6 +70,20 @@ def _start_components(layout: Layout, env: Mapping[str, str]) -> list[ProcessRec
         started.append(record)
         _say(f"started {name} (pid {record.pid}), log {record.log_path}")
     return started
+
+
+def _demo(api_url: str) -> None:
+    """Create a small conversation through the public API and print where to look."""
+    from pipeline.demo import DemoError, run_demo  # noqa: PLC0415
+
+    try:
+        demo = run_demo(api_url)
+    except (DemoError, OSError) as exc:
+        _say(f"demo skipped: {exc}")
+        return
+    for line in demo.lines:
+        _say(line)
+    _say("stop with Ctrl-C")
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -112,13 +130,14 @@ def _run(args: argparse.Namespace) -> int:
             env = result.state.endpoints.env()
             for line in export_lines(env):
                 _say(line)
-            _say(NOT_BUILT)
             worker_env = {
                 "THREADWEAVER_WORKER_DATA_DIR": str(layout.root / "worker"),
                 # Short group timeouts: tansu completes a join after about half of it.
                 "THREADWEAVER_KAFKA_SESSION_TIMEOUT_S": "6",
             }
             components = _start_components(layout, {**worker_env, **os.environ, **env})
+            api_url = {**os.environ, **env}.get("THREADWEAVER_API_URL", "http://127.0.0.1:8000")
+            threading.Thread(target=_demo, args=(api_url,), daemon=True).start()
             _say("running; Ctrl-C stops " + ("what was started" if not result.reused else "it"))
             while not stopping.wait(0.5):
                 for record in components:

@@ -22,8 +22,18 @@ def _key_schema(definition: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def ensure_table(endpoint: str, region: str, definition: dict[str, Any]) -> bool:
-    """Create the table unless it exists with the same key; True if it was created."""
-    dynamodb = client("dynamodb", endpoint, region, timeout=10.0)
+    """Create the table on a local server unless it exists with the same key."""
+    return ensure_table_with(client("dynamodb", endpoint, region, timeout=10.0), definition)
+
+
+def ensure_table_with(
+    dynamodb: Any, definition: dict[str, Any], *, delay_s: float = 0.2, max_attempts: int = 100
+) -> bool:
+    """Create the table unless it exists with the same key; True if it was created.
+
+    `dynamodb` is any boto3 DynamoDB client (the local server's, or real AWS's for
+    `threadweaver dynamodb create-table`); the wait is for the table to become ACTIVE.
+    """
     name = definition["TableName"]
     try:
         existing = dynamodb.describe_table(TableName=name)["Table"]
@@ -41,6 +51,6 @@ def ensure_table(endpoint: str, region: str, definition: dict[str, Any]) -> bool
     except dynamodb.exceptions.ResourceInUseException:
         return False  # created concurrently
     dynamodb.get_waiter("table_exists").wait(
-        TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+        TableName=name, WaiterConfig={"Delay": delay_s, "MaxAttempts": max_attempts}
     )
     return True

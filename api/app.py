@@ -1,0 +1,129 @@
+"""The Starlette application: routes from the route table, one error shape, metrics, and a
+lifespan that opens (and closes) the PostgreSQL pool and the Kafka command client.
+
+`create_app()` without arguments reads the environment; it is the factory uvicorn calls in
+each worker process (`threadweaver api`). Creating the app connects nowhere: the lifespan
+does, once the server starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+import asyncpg
+from confluent_kafka.admin import AdminClient
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from api.errors import (
+    ApiError,
+    api_error_handler,
+    http_exception_handler,
+    unhandled_error_handler,
+)
+from api.metrics import MetricsMiddleware
+from api.openapi import build_document
+from api.routes import ENDPOINTS, TAGS
+from api.services import Services
+from api.settings import ApiSettings
+from api.spec import starlette_endpoint
+from pipeline.client import CommandClient
+from pipeline.settings import PREFIX
+
+log = logging.getLogger("threadweaver.api")
+
+KAFKA_PROBE_TIMEOUT_S = 2.0
+
+
+def kafka_probe(bootstrap_servers: str, topic: str) -> Callable[[], None]:
+    """A blocking check that the brokers answer and the commands topic exists."""
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap_servers, "client.id": "threadweaver-api-ready"}
+    )
+
+    def probe() -> None:
+        # All topics, not just ours: a metadata request naming a topic may auto-create it.
+        metadata = admin.list_topics(timeout=KAFKA_PROBE_TIMEOUT_S)
+        found = metadata.topics.get(topic)
+        if found is None:
+            raise RuntimeError(f"topic {topic} does not exist")
+        if found.error is not None:
+            raise RuntimeError(f"topic {topic}: {found.error}")
+
+    return probe
+
+
+def _lifespan(
+    settings: ApiSettings,
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        dsn = settings.base.pg_dsn
+        if not dsn:
+            raise RuntimeError(
+                f"{PREFIX}PG_DSN is not set: the API reads the PostgreSQL read model"
+            )
+        async with AsyncExitStack() as stack:
+            pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
+                dsn,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                command_timeout=settings.query_timeout_s,
+                # The API only reads: a bug can never write to the read model.
+                server_settings={
+                    "application_name": "threadweaver-api",
+                    "default_transaction_read_only": "on",
+                },
+            )
+            stack.push_async_callback(pool.close)
+            client = CommandClient(settings.base, reply_partition=settings.reply_partition)
+            await client.start()
+            stack.push_async_callback(client.close)
+            app.state.services = Services(
+                settings=settings,
+                pool=pool,
+                client=client,
+                kafka_probe=kafka_probe(
+                    settings.base.bootstrap_servers, settings.base.topics.commands
+                ),
+            )
+            log.info(
+                "api ready: replies partition %d, pool %d..%d",
+                client.reply_partition,
+                settings.pool_min_size,
+                settings.pool_max_size,
+            )
+            yield
+
+    return lifespan
+
+
+def create_app(settings: ApiSettings | None = None) -> Starlette:
+    settings = settings if settings is not None else ApiSettings.from_env()
+    routes = [
+        Route(
+            endpoint.path,
+            starlette_endpoint(endpoint, settings.body_limit_bytes),
+            methods=[endpoint.method],
+            name=endpoint.operation_id,
+        )
+        for endpoint in ENDPOINTS
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(MetricsMiddleware)],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: unhandled_error_handler,
+        },
+        lifespan=_lifespan(settings),
+    )
+    # Serialized once: the document is static for the life of the process.
+    app.state.openapi_json = json.dumps(build_document(ENDPOINTS, TAGS)).encode()
+    return app

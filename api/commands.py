@@ -1,0 +1,182 @@
+"""Command endpoints: build a domain command from the checked body, produce it through the
+client library, await the worker's reply and map it to HTTP (docs/adr/0007-http-api.md).
+
+Idempotency: the `Idempotency-Key` header is the command id. The ids the API generates for
+the caller (the new thread's id, the new messages' ids) are DERIVED from the command id, so a
+retry with the same key is the very same command: it goes to the same thread's partition and
+gets the original reply from the worker (ADR 0002), even after a 504.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api.errors import ApiError, HttpReason, rejection
+from api.metrics import COMMANDS
+from api.services import services
+from api.spec import Handler, Inputs, Validator
+from pipeline.client import CommandFactory, ReplyTimeoutError
+from pipeline.client.commands import new_id
+from pipeline.domain import Command, NewMessage, Problem, validate_command
+from pipeline.domain.ids import CROCKFORD, is_ulid, ulid_from_parts
+from pipeline.kafka.producer import DeliveryError
+from pipeline.replies import CommandAccepted, CommandRejected
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# Domain field names that the HTTP API spells differently.
+_WIRE_NAMES = {"sender_id": "account_id", "command_id": IDEMPOTENCY_KEY}
+# A valid id to build a command for its value checks when the caller sent no key.
+_PLACEHOLDER_ID = "00000000000000000000000000"
+
+_factory = CommandFactory()
+
+Build = Callable[[Inputs, str], Command]
+
+
+def derived_id(command_id: str, purpose: str, index: int | None = None) -> str:
+    """A ULID with the command id's time and a hash of (command, purpose) as randomness.
+
+    With an index, it fills the low 16 bits, so the ids of one command's messages sort in
+    request order (messages are listed in id order).
+    """
+    timestamp_ms = 0
+    if is_ulid(command_id):
+        for char in command_id[:10]:
+            timestamp_ms = timestamp_ms * 32 + CROCKFORD.index(char)
+    digest = hashlib.blake2b(f"{command_id}/{purpose}".encode(), digest_size=10).digest()
+    randomness = int.from_bytes(digest, "big")
+    if index is not None:
+        randomness = (randomness & ~0xFFFF) | index
+    return ulid_from_parts(timestamp_ms, randomness)
+
+
+def build_create(inputs: Inputs, command_id: str) -> Command:
+    body = inputs.body
+    return _factory.create_thread(
+        body["account_id"],
+        body["title"],
+        administrator_ids=body["administrator_ids"],
+        member_ids=body["member_ids"],
+        parent_thread_id=body["parent_thread_id"],
+        remarks=body["remarks"],
+        thread_id=derived_id(command_id, "thread"),
+        command_id=command_id,
+    )
+
+
+def build_destroy(inputs: Inputs, command_id: str) -> Command:
+    return _factory.destroy_thread(inputs.text("thread_id"), inputs.body["account_id"], command_id)
+
+
+def _account_ids(
+    method: Callable[[CommandFactory, str, str, Sequence[str], str | None], Command],
+) -> Build:
+    def build(inputs: Inputs, command_id: str) -> Command:
+        body = inputs.body
+        return method(
+            _factory, inputs.text("thread_id"), body["account_id"], body["account_ids"], command_id
+        )
+
+    return build
+
+
+build_join_administrators = _account_ids(CommandFactory.join_administrators)
+build_leave_administrators = _account_ids(CommandFactory.leave_administrators)
+build_join_members = _account_ids(CommandFactory.join_members)
+build_leave_members = _account_ids(CommandFactory.leave_members)
+
+
+def build_add_messages(inputs: Inputs, command_id: str) -> Command:
+    messages = [
+        NewMessage(
+            message_id=derived_id(command_id, "message", index),
+            text=message["text"],
+            reply_message_id=message["reply_message_id"],
+            to_account_ids=tuple(message["to_account_ids"] or ()),
+        )
+        for index, message in enumerate(inputs.body["messages"])
+    ]
+    return _factory.add_messages(
+        inputs.text("thread_id"), inputs.body["account_id"], messages, command_id
+    )
+
+
+def build_remove_messages(inputs: Inputs, command_id: str) -> Command:
+    body = inputs.body
+    return _factory.remove_messages(
+        inputs.text("thread_id"), body["account_id"], body["message_ids"], command_id
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRoute:
+    build: Build
+    # AddMessages / RemoveMessages answer with the ids added / actually removed.
+    with_message_ids: bool = False
+
+    def validator(self) -> Validator:
+        """The domain's value rules (written once, in pipeline.domain.validation), with the
+        problems named as the HTTP request spells the fields."""
+
+        def validate(inputs: Inputs) -> Sequence[Problem]:
+            command = self.build(inputs, inputs.optional_text(IDEMPOTENCY_KEY) or _PLACEHOLDER_ID)
+            return [
+                Problem(_WIRE_NAMES.get(problem.field, problem.field), problem.message)
+                for problem in validate_command(command)
+            ]
+
+        return validate
+
+    def handler(self) -> Handler:
+        return self._send
+
+    async def _send(self, request: Request, inputs: Inputs) -> Response:
+        s = services(request)
+        command = self.build(inputs, inputs.optional_text(IDEMPOTENCY_KEY) or new_id())
+        try:
+            reply = await s.client.send(command, timeout=s.settings.reply_timeout_s)
+        except ReplyTimeoutError as exc:
+            COMMANDS.labels(command.name, "timeout", "").inc()
+            raise ApiError(
+                504,
+                HttpReason.REPLY_TIMEOUT,
+                [
+                    f"no reply within {s.settings.reply_timeout_s:g} s; the command may still "
+                    f"be applied: send it again with the header "
+                    f"{IDEMPOTENCY_KEY}: {command.command_id} to learn its outcome"
+                ],
+                command_id=command.command_id,
+                thread_id=command.thread_id,
+            ) from exc
+        except (DeliveryError, KafkaException, BufferError) as exc:
+            COMMANDS.labels(command.name, "error", "").inc()
+            raise ApiError(
+                503,
+                HttpReason.UNAVAILABLE,
+                [
+                    f"the command could not be sent to Kafka ({exc}); retry with the header "
+                    f"{IDEMPOTENCY_KEY}: {command.command_id}"
+                ],
+                command_id=command.command_id,
+                thread_id=command.thread_id,
+            ) from exc
+        match reply:
+            case CommandAccepted():
+                COMMANDS.labels(command.name, "accepted", "").inc()
+                payload: dict[str, object] = {
+                    "thread_id": reply.thread_id,
+                    "command_id": reply.command_id,
+                    "version": reply.version,
+                }
+                if self.with_message_ids:
+                    payload["message_ids"] = list(reply.message_ids)
+                return JSONResponse(payload)
+            case CommandRejected():
+                COMMANDS.labels(command.name, "rejected", reply.reason.value).inc()
+                raise rejection(reply.reason, reply.message)

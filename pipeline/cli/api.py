@@ -1,0 +1,133 @@
+"""`threadweaver api`: the HTTP API on uvicorn (THREADWEAVER_API_* environment, see README).
+
+Flags override the environment; the result is written back to the environment because
+uvicorn's worker processes build their app with `api.app:create_app()`, which reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
+from pipeline.settings import PREFIX
+
+if TYPE_CHECKING:
+    from api.settings import ApiSettings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _stopped(_signum: int, _frame: FrameType | None) -> None:
+    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown), then re-raises the signal to
+    # this, the previous handler: a requested stop is a clean exit (0), as for the worker and
+    # the projector, not a death by signal.
+    raise SystemExit(0)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here so that other commands do not pay for Starlette, uvicorn and asyncpg.
+    from api.settings import ApiSettings  # noqa: PLC0415
+
+    try:
+        settings = ApiSettings.from_env(base=settings_from_args(args))
+    except ValueError as exc:
+        print(f"threadweaver api: {exc}", file=sys.stderr)
+        return 2
+    overrides = {
+        name: value
+        for name, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("workers", args.workers),
+            ("access_log", args.access_log or None),
+        )
+        if value is not None
+    }
+    settings = dataclasses.replace(settings, **overrides)
+    if not settings.base.pg_dsn:
+        print(
+            f"threadweaver api: {PREFIX}PG_DSN is not set and no local stack was found "
+            "(threadweaver stack up)",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ.update(settings.to_env())
+    metrics_dir = None
+    if settings.workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Each worker process counts on its own; the shared directory lets /metrics, served
+        # by whichever worker, report the sum.
+        metrics_dir = tempfile.mkdtemp(prefix="threadweaver-api-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, _stopped)
+    try:
+        return _serve(settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    # uvicorn binds the shared socket of several workers with proto 0; accepted sockets inherit
+    # it, and asyncio sets TCP_NODELAY only on IPPROTO_TCP ones, so every keep-alive request
+    # then waits ~40 ms for a delayed ACK (measured; uvicorn issue #3149). Bind it ourselves.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(settings: ApiSettings) -> int:
+    import uvicorn  # noqa: PLC0415
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+    config = uvicorn.Config(
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=settings.access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    if settings.workers > 1:
+        try:
+            sock = _listening_socket(settings.host, settings.port)
+        except OSError as exc:
+            print(f"threadweaver api: {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+            return 3
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 3
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "api",
+        help="run the HTTP API (uvicorn; THREADWEAVER_API_* environment; see README)",
+        description="Serve the HTTP API v1 (queries, commands, /docs, /metrics) with uvicorn.",
+    )
+    parser.add_argument("--host", help=f"address to bind ({PREFIX}API_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help=f"port ({PREFIX}API_PORT, default 8000)")
+    parser.add_argument(
+        "--workers", type=int, help=f"uvicorn worker processes ({PREFIX}API_WORKERS, default 1)"
+    )
+    parser.add_argument(
+        "--access-log", action="store_true", help=f"log every request ({PREFIX}API_ACCESS_LOG)"
+    )
+    add_endpoint_arguments(parser)
+    parser.set_defaults(handler=_run)

@@ -1,0 +1,59 @@
+"""Read a whole topic, every partition up to its end at the time of the call (for `verify`).
+
+The ends come from Fetch high watermarks (pipeline/kafka_offsets.py): ListOffsets is wrong on
+tansu 0.6. The consumer is assigned, never joins a group and never commits.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from pipeline.kafka.config import consumer_config
+from pipeline.kafka_offsets import end_offsets_by_fetch
+from pipeline.mirror.records import JournalRecord
+from pipeline.mirror.runner import journal_record
+
+# Without a record for this long, a partition that should have more is considered stuck.
+STALL_SECONDS = 60.0
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int) -> Iterator[JournalRecord]:
+    ends = end_offsets_by_fetch(bootstrap, topic, range(partitions))
+    remaining = {p for p, end in ends.items() if end > 0}
+    if not remaining:
+        return
+    consumer = Consumer(
+        consumer_config(
+            bootstrap,
+            group_id=f"threadweaver-verify-{uuid.uuid4()}",
+            client_id="threadweaver-verify",
+            **{"fetch.max.bytes": 52_428_800, "enable.partition.eof": False},
+        )
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(remaining)])
+        last_progress = time.monotonic()
+        while remaining:
+            messages = consumer.consume(2_000, 0.5)
+            if not messages and time.monotonic() - last_progress > STALL_SECONDS:
+                raise TimeoutError(f"{topic}: no records for {STALL_SECONDS:.0f} s, {remaining}")
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(error)
+                last_progress = time.monotonic()
+                record = journal_record(message)
+                if record.partition not in remaining or record.offset >= ends[record.partition]:
+                    continue
+                yield record
+                if record.offset >= ends[record.partition] - 1:
+                    remaining.discard(record.partition)
+                    consumer.pause([TopicPartition(topic, record.partition)])
+    finally:
+        consumer.close()

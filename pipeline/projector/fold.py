@@ -1,0 +1,192 @@
+"""The read model a journal should produce, computed in memory: `fold(events)`. Pure.
+
+A second, independent statement of what the projector's SQL does (statements.py) and of its
+skip/park rules (plan.py), written as plain Python over rows: the tests and
+`threadweaver projector verify` compare the database with it, thread by thread. Removed
+messages keep their row (with removed_at/removed_by), which the domain's Thread state does
+not, so this is computed from the events rather than from `replay`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import assert_never
+
+from pipeline.domain.events import (
+    AdministratorIdsJoined,
+    AdministratorIdsLeft,
+    Event,
+    MemberIdsJoined,
+    MemberIdsLeft,
+    MessagesAdded,
+    MessagesRemoved,
+    ThreadCreated,
+    ThreadDestroyed,
+)
+from pipeline.domain.ids import AccountId, MessageId, ThreadId
+from pipeline.projector.plan import ParkReason, invalid_envelope
+from pipeline.projector.statements import pg_text
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    id: ThreadId
+    creator_id: AccountId
+    parent_thread_id: ThreadId | None
+    title: str
+    remarks: str | None
+    created_at: datetime
+    updated_at: datetime
+    destroyed_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRow:
+    account_id: AccountId
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: MessageId
+    sender_id: AccountId
+    text: str
+    reply_message_id: MessageId | None
+    to_account_ids: tuple[AccountId, ...]
+    created_at: datetime
+    removed_at: datetime | None
+    removed_by: AccountId | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    """Every row the read model holds for one thread, in a canonical order (by id)."""
+
+    thread: ThreadRow
+    administrators: tuple[ParticipantRow, ...]
+    members: tuple[ParticipantRow, ...]
+    messages: tuple[MessageRow, ...]
+
+    @staticmethod
+    def of(
+        thread: ThreadRow,
+        administrators: Iterable[ParticipantRow],
+        members: Iterable[ParticipantRow],
+        messages: Iterable[MessageRow],
+    ) -> ThreadView:
+        return ThreadView(
+            thread,
+            tuple(sorted(administrators, key=lambda r: r.account_id)),
+            tuple(sorted(members, key=lambda r: r.account_id)),
+            tuple(sorted(messages, key=lambda r: r.id)),
+        )
+
+
+@dataclass
+class _Thread:
+    version: int = 0
+    parked: ParkReason | None = None
+    row: ThreadRow | None = None
+    administrators: dict[AccountId, datetime] = field(default_factory=dict)
+    members: dict[AccountId, datetime] = field(default_factory=dict)
+    messages: dict[MessageId, MessageRow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    views: dict[ThreadId, ThreadView]
+    # Threads the projector must have parked, and why.
+    parked: dict[ThreadId, ParkReason]
+
+
+def _apply(state: _Thread, event: Event) -> None:
+    at = event.occurred_at
+    body = event.body
+    match body:
+        case ThreadCreated():
+            state.row = ThreadRow(
+                id=event.thread_id,
+                creator_id=body.creator_id,
+                parent_thread_id=body.parent_thread_id,
+                title=pg_text(body.title),
+                remarks=None if body.remarks is None else pg_text(body.remarks),
+                created_at=at,
+                updated_at=at,
+                destroyed_at=None,
+                version=event.seq_nr,
+            )
+            state.administrators = dict.fromkeys(body.administrator_ids, at)
+            state.members = dict.fromkeys(body.member_ids, at)
+            state.messages = {}
+        case ThreadDestroyed():
+            assert state.row is not None
+            if state.row.destroyed_at is None:
+                state.row = replace(state.row, destroyed_at=at)
+        case AdministratorIdsJoined():
+            for account in body.account_ids:
+                state.administrators.setdefault(account, at)
+        case AdministratorIdsLeft():
+            for account in body.account_ids:
+                state.administrators.pop(account, None)
+        case MemberIdsJoined():
+            for account in body.account_ids:
+                state.members.setdefault(account, at)
+        case MemberIdsLeft():
+            for account in body.account_ids:
+                state.members.pop(account, None)
+        case MessagesAdded():
+            for added in body.messages:
+                state.messages[added.message_id] = MessageRow(
+                    id=added.message_id,
+                    sender_id=event.sender_id,
+                    text=pg_text(added.text),
+                    reply_message_id=added.reply_message_id,
+                    to_account_ids=added.to_account_ids,
+                    created_at=at,
+                    removed_at=None,
+                    removed_by=None,
+                )
+        case MessagesRemoved():
+            for message_id in body.message_ids:
+                message = state.messages.get(message_id)
+                if message is not None and message.removed_at is None:
+                    state.messages[message_id] = replace(
+                        message, removed_at=at, removed_by=event.sender_id
+                    )
+        case _:
+            assert_never(body)
+    assert state.row is not None
+    state.row = replace(state.row, version=event.seq_nr, updated_at=at)
+    state.version = event.seq_nr
+
+
+def fold(events: Iterable[Event]) -> Folded:
+    """The expected read model of `events` in journal order (re-appends included)."""
+    threads: dict[ThreadId, _Thread] = {}
+    for event in events:
+        if invalid_envelope(event) is not None:
+            continue  # dead-lettered, never keyed
+        state = threads.setdefault(event.thread_id, _Thread())
+        if state.parked is not None or event.seq_nr <= state.version:
+            continue  # parked, or a re-append / conflict: the first event at a seq_nr stays
+        if event.seq_nr > state.version + 1:
+            state.parked = ParkReason.GAP
+        elif state.version == 0 and not isinstance(event.body, ThreadCreated):
+            state.parked = ParkReason.NO_THREAD_CREATED
+        else:
+            _apply(state, event)
+    views = {
+        thread_id: ThreadView.of(
+            state.row,
+            (ParticipantRow(a, at) for a, at in state.administrators.items()),
+            (ParticipantRow(m, at) for m, at in state.members.items()),
+            state.messages.values(),
+        )
+        for thread_id, state in threads.items()
+        if state.row is not None
+    }
+    parked = {t: s.parked for t, s in threads.items() if s.parked is not None}
+    return Folded(views, parked)

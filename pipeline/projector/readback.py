@@ -1,0 +1,84 @@
+"""The read model of some threads, read back as fold.ThreadView rows (tests, `verify`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+
+import asyncpg
+
+from pipeline.domain.ids import ThreadId
+from pipeline.projector.fold import MessageRow, ParticipantRow, ThreadRow, ThreadView
+
+THREADS = """
+SELECT id, creator_id, parent_thread_id, title, remarks, created_at, updated_at, destroyed_at,
+       version
+FROM threads WHERE id = ANY($1::text[])
+"""
+ADMINISTRATORS = """
+SELECT thread_id, account_id, joined_at FROM thread_administrators
+WHERE thread_id = ANY($1::text[])
+"""
+MEMBERS = """
+SELECT thread_id, account_id, joined_at FROM thread_members WHERE thread_id = ANY($1::text[])
+"""
+MESSAGES = """
+SELECT thread_id, id, sender_id, text, reply_message_id, to_account_ids, created_at,
+       removed_at, removed_by
+FROM messages WHERE thread_id = ANY($1::text[])
+"""
+PARKED = """
+SELECT thread_id, reason FROM projector_parked_threads WHERE thread_id = ANY($1::text[])
+"""
+
+
+async def load_views(
+    conn: asyncpg.Connection, thread_ids: Collection[ThreadId]
+) -> dict[ThreadId, ThreadView]:
+    ids = sorted(thread_ids)
+    administrators: dict[ThreadId, list[ParticipantRow]] = defaultdict(list)
+    for row in await conn.fetch(ADMINISTRATORS, ids):
+        administrators[row["thread_id"]].append(ParticipantRow(row["account_id"], row["joined_at"]))
+    members: dict[ThreadId, list[ParticipantRow]] = defaultdict(list)
+    for row in await conn.fetch(MEMBERS, ids):
+        members[row["thread_id"]].append(ParticipantRow(row["account_id"], row["joined_at"]))
+    messages: dict[ThreadId, list[MessageRow]] = defaultdict(list)
+    for row in await conn.fetch(MESSAGES, ids):
+        messages[row["thread_id"]].append(
+            MessageRow(
+                id=row["id"],
+                sender_id=row["sender_id"],
+                text=row["text"],
+                reply_message_id=row["reply_message_id"],
+                to_account_ids=tuple(row["to_account_ids"]),
+                created_at=row["created_at"],
+                removed_at=row["removed_at"],
+                removed_by=row["removed_by"],
+            )
+        )
+    views: dict[ThreadId, ThreadView] = {}
+    for row in await conn.fetch(THREADS, ids):
+        thread_id = row["id"]
+        views[thread_id] = ThreadView.of(
+            ThreadRow(
+                id=thread_id,
+                creator_id=row["creator_id"],
+                parent_thread_id=row["parent_thread_id"],
+                title=row["title"],
+                remarks=row["remarks"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                destroyed_at=row["destroyed_at"],
+                version=int(row["version"]),
+            ),
+            administrators[thread_id],
+            members[thread_id],
+            messages[thread_id],
+        )
+    return views
+
+
+async def load_parked(
+    conn: asyncpg.Connection, thread_ids: Collection[ThreadId]
+) -> dict[ThreadId, str]:
+    return {row["thread_id"]: row["reason"] for row in await conn.fetch(PARKED, sorted(thread_ids))}

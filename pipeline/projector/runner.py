@@ -1,0 +1,208 @@
+"""The journal consumer loop on confluent-kafka: `threadweaver projector`.
+
+consume a batch -> BatchProcessor.process (transaction committed, dead letters acknowledged)
+-> commit the batch's offsets synchronously. A crash anywhere before the offset commit only
+makes the next owner of the partition read the batch again, and every event it already
+applied is then a skipped re-append. Rebalance callbacks fire only inside `consume`, i.e.
+between batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import asyncpg
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from pipeline.kafka.config import consumer_config
+from pipeline.kafka.producer import AsyncProducer
+from pipeline.projector import guard, metrics
+from pipeline.projector.config import ProjectorSettings
+from pipeline.projector.executor import Executor
+from pipeline.projector.processor import BatchProcessor, BatchReport
+from pipeline.projector.records import JournalRecord
+
+log = logging.getLogger(__name__)
+CRASH_EXIT_CODE = 70
+
+
+def journal_record(message: Message) -> JournalRecord:
+    raw = message.headers() or []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return JournalRecord(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        key=message.key(),
+        value=message.value() or b"",
+        headers=tuple(
+            (str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in items
+        ),
+    )
+
+
+def next_offsets(records: Sequence[JournalRecord]) -> list[TopicPartition]:
+    ends: dict[tuple[str, int], int] = {}
+    for record in records:
+        ends[(record.topic, record.partition)] = record.offset + 1
+    return [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+
+
+async def connect(settings: ProjectorSettings, role: str) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        settings.pg_dsn,
+        timeout=10.0,
+        server_settings={"application_name": f"threadweaver-{role}"},
+    )
+
+
+class ProgressLog:
+    """A periodic INFO line: what was projected, how fast, how far behind."""
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval = interval_s
+        self._since = time.monotonic()
+        self._window = BatchReport()
+        self.lag: dict[int, int] = {}
+
+    def add(self, report: BatchReport) -> None:
+        self._window.add(report)
+
+    def maybe_log(self) -> None:
+        elapsed = time.monotonic() - self._since
+        if not self._interval or elapsed < self._interval:
+            return
+        if self._window.records:
+            outcomes = ", ".join(f"{k}={v}" for k, v in sorted(self._window.outcomes.items()))
+            log.info(
+                "projected %d records in %.1f s (%.0f/s; %.0f/s inside batches): %s; lag %d",
+                self._window.records,
+                elapsed,
+                self._window.records / elapsed,
+                self._window.records / self._window.seconds if self._window.seconds else 0.0,
+                outcomes,
+                sum(self.lag.values()),
+            )
+        self._since = time.monotonic()
+        self._window = BatchReport(outcomes=Counter())
+
+
+class ProjectorRunner:
+    def __init__(self, settings: ProjectorSettings) -> None:
+        self._settings = settings
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _consumer(self) -> Consumer:
+        s = self._settings
+        return Consumer(
+            consumer_config(
+                s.base.bootstrap_servers,
+                s.group_id,
+                f"threadweaver-projector-{os.getpid()}",
+                **{
+                    "session.timeout.ms": int(s.session_timeout_s * 1000),
+                    "heartbeat.interval.ms": int(s.heartbeat_interval_s * 1000),
+                    "fetch.wait.max.ms": s.fetch_wait_ms,
+                },
+            )
+        )
+
+    async def run(self) -> None:
+        settings = self._settings
+        conn = await connect(settings, "projector")
+        try:
+            if not await guard.hold_shared(conn, self._stop):
+                return
+            consumer = self._consumer()
+            producer = AsyncProducer(
+                settings.base.bootstrap_servers, client_id=f"threadweaver-projector-{os.getpid()}"
+            )
+            processor = BatchProcessor(
+                Executor(conn), producer, settings.base.topics.events_conflicts
+            )
+            try:
+                await self._loop(consumer, processor)
+            finally:
+                try:
+                    consumer.close()
+                finally:
+                    producer.close()
+        finally:
+            await conn.close()
+
+    async def _loop(self, consumer: Consumer, processor: BatchProcessor) -> None:
+        progress = ProgressLog(self._settings.log_interval_s)
+        consumer.subscribe(
+            [self._settings.base.topics.events],
+            on_assign=lambda _c, tps: log.info(
+                "assigned journal partitions %s", sorted(tp.partition for tp in tps)
+            ),
+            on_revoke=lambda _c, tps: log.info(
+                "revoked journal partitions %s", sorted(tp.partition for tp in tps)
+            ),
+        )
+        log.info(
+            "projecting %s with group %s",
+            self._settings.base.topics.events,
+            self._settings.group_id,
+        )
+        while not self._stop.is_set():
+            messages = await asyncio.to_thread(self._poll_batch, consumer)
+            for message in messages:
+                if message.error() is not None:
+                    log.warning("consumer error: %s", message.error())
+            records = [journal_record(m) for m in messages if m.error() is None]
+            if records:
+                progress.add(await processor.process(records))
+                self._commit(consumer, records, progress.lag)
+            progress.maybe_log()
+
+    def _poll_batch(self, consumer: Consumer) -> list[Message]:
+        # Block for the first record only, then take what is already fetched: waiting to
+        # fill a batch would add to read-your-writes latency; under load batches grow anyway.
+        first = consumer.consume(1, 0.2)
+        if not first:
+            return first
+        return first + consumer.consume(self._settings.batch_max - 1, 0)
+
+    def _commit(
+        self, consumer: Consumer, records: Sequence[JournalRecord], lag: dict[int, int]
+    ) -> None:
+        offsets = next_offsets(records)
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Safe to go on: the write is durable and the records will be read again and
+            # skipped as re-appends; the next successful commit covers these offsets too.
+            metrics.COMMIT_FAILURES.inc()
+            log.warning("offset commit refused (%s); the batch will be read again", exc)
+            return
+        for tp in offsets:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), cached=True
+            )
+            if high is not None and high >= 0:
+                lag[tp.partition] = max(high - tp.offset, 0)
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag[tp.partition])
+
+
+async def serve(settings: ProjectorSettings) -> None:
+    runner = ProjectorRunner(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runner.stop)
+    try:
+        await runner.run()
+    except Exception:
+        # Nothing of the failed batch was committed to Kafka: exit and let the restart re-read.
+        log.critical("projector failed; exiting for a clean restart", exc_info=True)
+        os._exit(CRASH_EXIT_CODE)

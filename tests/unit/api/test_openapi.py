@@ -1,0 +1,146 @@
+"""The OpenAPI document: valid 3.1, complete (every route of the table, every path
+parameter), consistent with the app's routes and with the request checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from api.openapi import build_document
+from api.routes import ENDPOINTS, TAGS
+from api.schema import ULID_EXAMPLE, Object
+from api.settings import ApiSettings
+from api.spec import Endpoint
+from pipeline.domain import Problem
+
+pytestmark = pytest.mark.unit
+
+DOCUMENT = build_document(ENDPOINTS, TAGS)
+CONTRACT = {
+    # ARCHITECTURE §5.1, written out: the table must serve exactly these.
+    ("GET", "/v1/threads/{thread_id}"),
+    ("GET", "/v1/threads"),
+    ("GET", "/v1/threads/{thread_id}/administrator-ids"),
+    ("GET", "/v1/threads/{thread_id}/member-ids"),
+    ("GET", "/v1/threads/{thread_id}/messages"),
+    ("POST", "/v1/threads/create"),
+    ("POST", "/v1/threads/{thread_id}/destroy"),
+    ("POST", "/v1/threads/{thread_id}/administrator-ids/join"),
+    ("POST", "/v1/threads/{thread_id}/administrator-ids/leave"),
+    ("POST", "/v1/threads/{thread_id}/member-ids/join"),
+    ("POST", "/v1/threads/{thread_id}/member-ids/leave"),
+    ("POST", "/v1/threads/{thread_id}/messages/add"),
+    ("POST", "/v1/threads/{thread_id}/messages/remove"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, op)
+        for path, item in DOCUMENT["paths"].items()
+        for method, op in item.items()
+    ]
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    assert DOCUMENT["openapi"] == "3.1.0"
+    validator.validate(DOCUMENT)
+
+
+def test_every_route_of_the_table_and_of_the_contract_is_documented() -> None:
+    documented = {(method, path) for method, path, _ in operations()}
+    assert documented == {(e.method, e.path) for e in ENDPOINTS}
+    assert documented == CONTRACT
+
+
+def test_the_app_serves_exactly_the_table() -> None:
+    app = create_app(ApiSettings())
+    served = {
+        (method, route.path)  # type: ignore[attr-defined]
+        for route in app.routes
+        for method in route.methods - {"HEAD"}  # type: ignore[attr-defined]
+    }
+    assert served == CONTRACT
+    assert json.loads(app.state.openapi_json) == DOCUMENT
+
+
+def test_operation_ids_are_unique_and_every_operation_is_tagged() -> None:
+    ids = [op["operationId"] for _, _, op in operations()]
+    assert len(ids) == len(set(ids))
+    tags = {t["name"] for t in DOCUMENT["tags"]}
+    assert all(op["tags"][0] in tags for _, _, op in operations())
+
+
+def test_path_parameters_match_the_templates() -> None:
+    for _, path, op in operations():
+        declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(re.findall(r"{(\w+)}", path)), path
+
+
+def test_every_reference_resolves() -> None:
+    text = json.dumps(DOCUMENT)
+    for name in re.findall(r'"#/components/schemas/(\w+)"', text):
+        assert name in DOCUMENT["components"]["schemas"], name
+
+
+def test_structure_of_the_contract() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    assert set(schemas["Thread"]["properties"]) == {
+        "id", "creator_id", "parent_thread_id", "title", "remarks", "created_at",
+        "updated_at", "version",
+    }  # fmt: skip
+    assert set(schemas["Message"]["properties"]) == {
+        "id", "sender_id", "text", "reply_message_id", "to_account_ids", "created_at",
+    }  # fmt: skip
+    assert set(schemas["Error"]["required"]) == {"error_messages", "reason"}
+    assert "command_id" in schemas["ReplyTimeout"]["properties"]
+    for method, path, op in operations():
+        if path.startswith("/v1/"):
+            assert "422" in op["responses"], path
+            assert "200" in op["responses"], path
+        if method == "POST":
+            assert {"403", "404", "409", "422", "504"} <= set(op["responses"]), path
+            assert "Idempotency-Key" in {p["name"] for p in op["parameters"]}
+            body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            assert "account_id" in schemas[body.rsplit("/", 1)[1]]["required"]
+        if method == "GET" and path.startswith("/v1/threads/{thread_id}"):
+            assert "min_version" in {p["name"] for p in op["parameters"]}
+            assert "404" in op["responses"]
+            assert "409" in op["responses"]
+
+
+def example_of(schema: Any, schemas: dict[str, Any]) -> Any:
+    """The value the docs page would pre-fill (the same rules, in Python)."""
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    if "anyOf" in schema:
+        return example_of(schema["anyOf"][0], schemas)
+    if "examples" in schema:
+        return schema["examples"][0]
+    if schema["type"] == "object":
+        return {k: example_of(v, schemas) for k, v in schema["properties"].items()}
+    if schema["type"] == "array":
+        return [example_of(schema["items"], schemas)]
+    return {"string": "text", "integer": schema.get("minimum", 0)}[schema["type"]]
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.body], ids=lambda e: e.path)
+def test_documented_examples_pass_the_request_checks(endpoint: Endpoint) -> None:
+    assert isinstance(endpoint.body, Object)
+    schemas = DOCUMENT["components"]["schemas"]
+    operation = DOCUMENT["paths"][endpoint.path]["post"]
+    example = example_of(operation["requestBody"]["content"]["application/json"]["schema"], schemas)
+    assert example["account_id"] == ULID_EXAMPLE
+    problems: list[Problem] = []
+    endpoint.body.check(example, "", problems, values=True)
+    assert problems == []

@@ -1,0 +1,93 @@
+"""fold(journal): the expected read model, checked against the domain's own replay."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from pipeline.domain import Command, replay
+from pipeline.projector.fold import fold
+from pipeline.projector.plan import ParkReason
+from pipeline.projector.statements import pg_text
+from tests.support.builders import THREAD, Aggregate
+from tests.support.journal import SyntheticJournal, conflicting
+from tests.unit.domain.test_properties import PROPERTY_SETTINGS, sequences
+
+pytestmark = pytest.mark.unit
+
+
+def run(commands: list[Command]) -> Aggregate:
+    agg = Aggregate()
+    for cmd in commands:
+        agg.handle(cmd)
+    return agg
+
+
+@PROPERTY_SETTINGS
+@given(sequences)
+def test_fold_agrees_with_replay(commands: list[Command]) -> None:
+    agg = run(commands)
+    state = replay(agg.events)
+    folded = fold(agg.events)
+    if state is None:
+        assert folded.views == {}
+        return
+    view = folded.views[THREAD]
+    row = view.thread
+    assert row.version == state.version
+    assert row.title == pg_text(state.title)
+    assert row.creator_id == state.creator_id
+    assert row.parent_thread_id == state.parent_thread_id
+    assert row.updated_at == state.updated_at
+    assert row.created_at == state.created_at
+    assert (row.destroyed_at is not None) == state.destroyed
+    assert {a.account_id for a in view.administrators} == state.administrator_ids
+    assert {m.account_id for m in view.members} == state.member_ids
+    live = {m.id: m for m in view.messages if m.removed_at is None}
+    assert set(live) == set(state.messages)
+    for message_id, message in state.messages.items():
+        row_message = live[message_id]
+        assert row_message.sender_id == message.sender_id
+        assert row_message.text == pg_text(message.text)
+        assert row_message.reply_message_id == message.reply_message_id
+        assert row_message.to_account_ids == message.to_account_ids
+        assert row_message.created_at == message.created_at
+    removed = {m.id for m in view.messages if m.removed_at is not None}
+    assert removed <= state.removed_message_ids
+
+
+def test_re_appends_and_conflicts_change_nothing() -> None:
+    journal = SyntheticJournal(seed=11)
+    journal.create_threads(5)
+    journal.run(200)
+    events = journal.events
+    noisy = [*events[:50], *events[10:30], conflicting(events[40]), *events[50:], *events[-5:]]
+    assert fold(noisy) == fold(events)
+    assert fold(noisy).parked == {}
+
+
+def test_a_gap_parks_the_thread_at_the_version_before_it() -> None:
+    journal = SyntheticJournal(seed=3)
+    journal.create_threads(2)
+    journal.run(60)
+    first = journal.models[0].thread_id
+    ours = [e for e in journal.events if e.thread_id == first]
+    assert len(ours) > 4
+    without = [e for e in journal.events if not (e.thread_id == first and e.seq_nr == 3)]
+    folded = fold(without)
+    assert folded.parked == {first: ParkReason.GAP}
+    assert folded.views[first].thread.version == 2
+    assert (
+        folded.views[journal.models[1].thread_id]
+        == fold(journal.events).views[journal.models[1].thread_id]
+    )
+
+
+def test_removed_messages_keep_their_rows() -> None:
+    journal = SyntheticJournal(seed=8)
+    journal.create_threads(3)
+    journal.run(300)
+    messages = [m for view in fold(journal.events).views.values() for m in view.messages]
+    removed = [m for m in messages if m.removed_at is not None]
+    assert removed
+    assert all(m.removed_by is not None for m in removed)
