@@ -10,5 +10,9 @@ LIVE_MESSAGES_MAX = 5000
 ACCOUNT_IDS_PER_COMMAND_MAX = 1000
 MESSAGES_PER_COMMAND_MAX = 100
 MESSAGE_IDS_PER_COMMAND_MAX = 1000
+# The texts of one AddMessages, UTF-8 encoded: keeps every event far below Kafka's default
+# 1 MB record limit and DynamoDB's 400 KB item limit, so an accepted command can always be
+# appended and mirrored (a record the broker refuses would stop its partition).
+MESSAGES_TEXT_BYTES_MAX = 256 * 1024
 # How many accepted command ids a thread remembers to answer retries with the original reply.
 RECENT_COMMANDS_MAX = 512

@@ -96,6 +96,12 @@ def _body_problems(command: Command) -> Iterator[Problem]:
                     "messages", f"must have at most {limits.MESSAGES_PER_COMMAND_MAX} items"
                 )
                 return
+            total = sum(len(m.text.encode()) for m in body.messages if isinstance(m.text, str))
+            if total > limits.MESSAGES_TEXT_BYTES_MAX:
+                yield Problem(
+                    "messages",
+                    f"texts must total at most {limits.MESSAGES_TEXT_BYTES_MAX} bytes (UTF-8)",
+                )
             seen: set[str] = set()
             for index, message in enumerate(body.messages):
                 prefix = f"messages[{index}]"

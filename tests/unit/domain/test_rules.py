@@ -260,6 +260,18 @@ def test_text_length_is_1_to_4096(text: str, ok: bool) -> None:
         assert "messages[0].text" in rejected(decision, R.INVALID_COMMAND).message
 
 
+def test_the_texts_of_one_command_are_bounded_in_bytes() -> None:
+    # 4-byte characters: 100 messages of 4,096 characters would make a 1.6 MB event.
+    heavy = "\U0001f600" * limits.TEXT_MAX
+    fits = limits.MESSAGES_TEXT_BYTES_MAX // len(heavy.encode())
+    agg = created()
+    ok = AddMessages(tuple(NewMessage(ulid(), heavy) for _ in range(fits)))
+    accepted(agg.handle(command(ok, sender=BOB)))
+    too_much = AddMessages(tuple(NewMessage(ulid(), heavy) for _ in range(fits + 1)))
+    decision = agg.handle(command(too_much, sender=BOB))
+    assert "messages: texts must total" in rejected(decision, R.INVALID_COMMAND).message
+
+
 def test_reply_target_must_exist_in_the_thread() -> None:
     agg = created()
     rejected(post(agg, BOB, reply_message_id=ulid())[0], R.REPLY_TARGET_NOT_FOUND)
