@@ -8,8 +8,10 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
 from pipeline.worker.executor import BatchExecutor
 from pipeline.worker.journal import KafkaJournal
@@ -35,6 +37,18 @@ def _record(event: Any) -> CommandRecord:
         value=message.value,
         headers=tuple((str(k), bytes(v or b"")) for k, v in headers),
     )
+
+
+def _report_lag(app: faust.App, records: list[CommandRecord]) -> None:
+    last = {(r.topic, r.partition): r.offset for r in records}
+    for (topic, partition), offset in last.items():
+        try:
+            # aiokafka's highwater comes from the last Fetch response: right even on tansu.
+            high = app.consumer.highwater(TP(topic, partition))
+        except Exception:
+            continue
+        if high is not None:
+            metrics.CONSUMER_LAG.labels(str(partition)).set(max(high - offset - 1, 0))
 
 
 def _cap_fetch_wait(fetch_wait_ms: int) -> None:
@@ -96,7 +110,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
             async for events in stream.take_events(
                 settings.batch_max, within=settings.batch_within_s
             ):
-                await executor.process([_record(event) for event in events])
+                records = [_record(event) for event in events]
+                await executor.process(records)
+                _report_lag(app, records)
         except Exception:
             # The batch's offsets are not committed and Faust would move on past them:
             # stop the process instead, and let the restart re-read and catch up.
