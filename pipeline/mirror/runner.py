@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from pipeline.kafka.messages import headers_of, poll_batch
 from pipeline.mirror import metrics
 from pipeline.mirror.batch import BatchMirror
 from pipeline.mirror.records import JournalRecord
@@ -24,17 +25,13 @@ GROUP_ID = "threadweaver-mirror"
 
 
 def journal_record(message: Message) -> JournalRecord:
-    raw = message.headers() or []
-    items = raw.items() if isinstance(raw, dict) else raw
     return JournalRecord(
         topic=message.topic() or "",
         partition=message.partition() or 0,
         offset=message.offset() or 0,
         key=message.key(),
         value=message.value(),
-        headers=tuple(
-            (str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in items
-        ),
+        headers=headers_of(message),
     )
 
 
@@ -68,11 +65,7 @@ class MirrorRunner:
         self._consumer.close()
 
     def _poll_batch(self) -> list[Message]:
-        # Block for the first record only, then take what is already fetched.
-        first = self._consumer.consume(1, 0.5)
-        if not first or self._batch_max == 1:
-            return first
-        return first + self._consumer.consume(self._batch_max - 1, 0)
+        return poll_batch(self._consumer, self._batch_max, 0.5)
 
     def _commit(self, records: Sequence[JournalRecord]) -> None:
         next_offsets: dict[int, int] = {}

@@ -21,6 +21,7 @@ import asyncpg
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.messages import headers_of, poll_batch
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.projector import guard, metrics
 from pipeline.projector.config import ProjectorSettings
@@ -33,17 +34,13 @@ CRASH_EXIT_CODE = 70
 
 
 def journal_record(message: Message) -> JournalRecord:
-    raw = message.headers() or []
-    items = raw.items() if isinstance(raw, dict) else raw
     return JournalRecord(
         topic=message.topic() or "",
         partition=message.partition() or 0,
         offset=message.offset() or 0,
         key=message.key(),
         value=message.value() or b"",
-        headers=tuple(
-            (str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in items
-        ),
+        headers=headers_of(message),
     )
 
 
@@ -167,12 +164,7 @@ class ProjectorRunner:
             progress.maybe_log()
 
     def _poll_batch(self, consumer: Consumer) -> list[Message]:
-        # Block for the first record only, then take what is already fetched: waiting to
-        # fill a batch would add to read-your-writes latency; under load batches grow anyway.
-        first = consumer.consume(1, 0.2)
-        if not first:
-            return first
-        return first + consumer.consume(self._settings.batch_max - 1, 0)
+        return poll_batch(consumer, self._settings.batch_max, 0.2)
 
     def _commit(
         self, consumer: Consumer, records: Sequence[JournalRecord], lag: dict[int, int]

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.codec import CodecError, decode_command, decode_event, encode_event, encode_reply
@@ -19,7 +19,7 @@ from pipeline.kafka.producer import AsyncProducer, Delivered
 from pipeline.replies import Reply
 from pipeline.settings import Topics
 from pipeline.worker import metrics
-from pipeline.worker.catchup import Journal, catch_up
+from pipeline.worker.catchup import CatchUpReport, Journal, catch_up
 from pipeline.worker.handling import AlreadyDecided, Decided, context_for, handle, misrouted
 from pipeline.worker.handling import reply_for as _reply_for
 from pipeline.worker.records import CommandRecord
@@ -49,7 +49,6 @@ class BatchExecutor:
         producer: AsyncProducer,
         topics: Topics,
         partitions: int,
-        on_catch_up: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
         self._journal = journal
@@ -59,7 +58,6 @@ class BatchExecutor:
         self._caught_up: set[int] = set()
         self._cache: dict[tuple[int, str], Thread] = {}
         self._pending = _Pending()
-        self._on_catch_up = on_catch_up
         # One writer of a partition's store at a time: the batch that owns it, or the standby
         # warmer while nobody owns it here.
         self._locks: dict[int, asyncio.Lock] = {}
@@ -101,24 +99,24 @@ class BatchExecutor:
             async with self._lock(partition):
                 if partition in self._caught_up:
                     continue
-                report = await asyncio.to_thread(
-                    catch_up, self._store, self._journal, partition, decode_event
-                )
-                self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
+                report = await self._fold_journal(partition)
                 metrics.STANDBY_EVENTS.labels(str(partition)).inc(report.applied)
 
-    async def _catch_up(self, partition: int) -> None:
+    async def _fold_journal(self, partition: int) -> CatchUpReport:
+        """Fold the partition's journal into the store; cached states of it become stale."""
         report = await asyncio.to_thread(
             catch_up, self._store, self._journal, partition, decode_event
         )
         self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
+        return report
+
+    async def _catch_up(self, partition: int) -> None:
+        report = await self._fold_journal(partition)
         self._caught_up.add(partition)
         metrics.CATCH_UP_EVENTS.labels(str(partition)).inc(report.applied)
         if report.rebuilt:
             metrics.REBUILDS.labels(str(partition)).inc()
         log.info("caught up %s", report)
-        if self._on_catch_up is not None:
-            self._on_catch_up(partition)
 
     def _state(self, partition: int, thread_id: str) -> Thread | None:
         pending = self._pending.states.get(partition, {})

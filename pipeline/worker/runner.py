@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.messages import headers_of, poll_batch
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
@@ -39,14 +40,8 @@ def _record(message: Message) -> CommandRecord:
         timestamp_ms=timestamp_ms,
         key=message.key(),
         value=message.value() or b"",
-        headers=_headers(message),
+        headers=headers_of(message),
     )
-
-
-def _headers(message: Message) -> tuple[tuple[str, bytes], ...]:
-    raw = message.headers() or []
-    items = raw.items() if isinstance(raw, dict) else raw
-    return tuple((str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in items)
 
 
 class CommandRunner:
@@ -122,12 +117,7 @@ class CommandRunner:
             self._stop.set()
 
     def _poll_batch(self) -> list[Message]:
-        # Block for the first record only, then take what is already fetched: waiting to
-        # fill a batch would add its timeout to every command's latency.
-        first = self._consumer.consume(1, 0.2)
-        if not first:
-            return first
-        return first + self._consumer.consume(self._settings.batch_max - 1, 0)
+        return poll_batch(self._consumer, self._settings.batch_max, 0.2)
 
     def _commit(self, records: Sequence[CommandRecord]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
