@@ -152,13 +152,17 @@ async def test_effectively_once_under_sigkill(stack: object, tmp_path: Path, run
 
     # 2. The journal: gapless per thread, never two different events at one seq_nr.
     thread_ids = {command.thread_id for command, _ in creates}
-    raw_events = [
+    # Select our threads by record key (= thread id) before decoding: other tests put
+    # deliberately undecodable records into the shared journal.
+    keys = {thread_id.encode() for thread_id in thread_ids}
+    ours_events = [
         (record.value, decode_event(record.value))
         for record in read_topic(
             settings.bootstrap_servers, settings.topics.events, settings.partitions
         )
+        if record.key in keys
     ]
-    ours_events = [(raw, event) for raw, event in raw_events if event.thread_id in thread_ids]
+    assert all(event.thread_id in thread_ids for _raw, event in ours_events)
     journal = journal_by_thread(ours_events)
     assert set(journal) == thread_ids
     conflicts = {t: s for t, seqs in journal.items() for s, raws in seqs.items() if len(raws) > 1}
