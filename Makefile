@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[local,dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[local,dev,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
