@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from api.auth import Authenticator
 from api.errors import (
     ApiError,
     api_error_handler,
@@ -33,6 +34,8 @@ from api.services import Services
 from api.settings import ApiSettings
 from api.spec import starlette_endpoint
 from pipeline.client import CommandClient
+from pipeline.kafka.config import client_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.settings import PREFIX
 
 log = logging.getLogger("threadweaver.api")
@@ -40,11 +43,9 @@ log = logging.getLogger("threadweaver.api")
 KAFKA_PROBE_TIMEOUT_S = 2.0
 
 
-def kafka_probe(bootstrap_servers: str, topic: str) -> Callable[[], None]:
+def kafka_probe(connection: KafkaConnection, topic: str) -> Callable[[], None]:
     """A blocking check that the brokers answer and the commands topic exists."""
-    admin = AdminClient(
-        {"bootstrap.servers": bootstrap_servers, "client.id": "threadweaver-api-ready"}
-    )
+    admin = AdminClient(client_config(connection, **{"client.id": "threadweaver-api-ready"}))
 
     def probe() -> None:
         # All topics, not just ours: a metadata request naming a topic may auto-create it.
@@ -88,9 +89,7 @@ def _lifespan(
                 settings=settings,
                 pool=pool,
                 client=client,
-                kafka_probe=kafka_probe(
-                    settings.base.bootstrap_servers, settings.base.topics.commands
-                ),
+                kafka_probe=kafka_probe(settings.base.kafka, settings.base.topics.commands),
             )
             log.info(
                 "api ready: replies partition %d, pool %d..%d",
@@ -104,7 +103,10 @@ def _lifespan(
 
 
 def create_app(settings: ApiSettings | None = None) -> Starlette:
+    """The app; raises ValueError when it must not start (jwt mode without a usable key)."""
     settings = settings if settings is not None else ApiSettings.from_env()
+    # Before anything else: an API that cannot verify tokens must not serve at all.
+    authenticator = Authenticator(settings.auth)
     routes = [
         Route(
             endpoint.path,
@@ -124,6 +126,9 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         },
         lifespan=_lifespan(settings),
     )
+    # `/v1/threads/` (an empty thread id) is an unknown route (404), not a redirect elsewhere.
+    app.router.redirect_slashes = False
+    app.state.authenticator = authenticator
     # Serialized once: the document is static for the life of the process.
     app.state.openapi_json = json.dumps(build_document(ENDPOINTS, TAGS)).encode()
     return app

@@ -53,6 +53,9 @@ function el(tag, attrs, ...children) {
   return node;
 }
 let doc = null;
+// One token for every "try it" of the operations that need one (`security`).
+const token = el("input", { name: "bearer-token",
+  placeholder: "a JWT for the /v1 routes, e.g. from: threadweaver api token ACCOUNT_ID" });
 function resolve(schema) {
   let seen = 0;
   while (schema && schema.$ref && seen++ < 20) {
@@ -137,6 +140,9 @@ function tryIt(method, path, op) {
       else if (param.in === "header") headers[param.name] = input.value;
     }
     if ([...query].length) url += "?" + query.toString();
+    if ((op.security || []).length && token.value.trim()) {
+      headers["Authorization"] = "Bearer " + token.value.trim();
+    }
     const init = { method: method.toUpperCase(), headers };
     if (body) { headers["Content-Type"] = "application/json"; init.body = body.value; }
     status.className = "status"; status.textContent = "…"; output.textContent = "";
@@ -197,6 +203,9 @@ async function render() {
   }
   document.getElementById("title").textContent = doc.info.title + " " + doc.info.version;
   document.getElementById("description").textContent = doc.info.description || "";
+  if ((doc.components || {}).securitySchemes) {
+    main.append(el("label", {}, "Authorization: Bearer "), token);
+  }
   const byTag = new Map((doc.tags || []).map((t) => [t.name, []]));
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {

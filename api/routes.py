@@ -124,7 +124,14 @@ READINESS = Object(
     ],
 )
 
-_sender = Prop("account_id", Ulid("the acting account (the sender)"))
+_sender = Prop(
+    "account_id",
+    Ulid(
+        "the acting account (the sender); default: the bearer token's account, any other is "
+        "a 403 (required only when the API runs without authentication)"
+    ),
+    required=False,
+)
 _account_ids_body = [_sender, Prop("account_ids", _ulids("accounts to add or remove"))]
 
 CREATE_BODY = Object(
@@ -177,8 +184,8 @@ ACCOUNT_ID = Param(
     "account_id",
     "query",
     Ulid(),
-    required=True,
-    description="the reading account (until verified identity replaces it)",
+    description="the reading account; default: the bearer token's account, any other is a 403 "
+    "(required only when the API runs without authentication)",
 )
 LIMIT = Param(
     "limit",
@@ -205,13 +212,26 @@ IDEMPOTENCY = Param(
 # --- responses -----------------------------------------------------------------------------
 
 _BAD = Reply(422, "invalid parameters: one message per bad field", ERROR)
+_UNAUTHENTICATED = Reply(
+    401,
+    "MISSING_TOKEN, INVALID_TOKEN: no bearer token, or one that is malformed, badly signed, "
+    "expired, or of another issuer or audience",
+    ERROR,
+    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+)
+_MISMATCH = Reply(403, "ACCOUNT_MISMATCH: `account_id` is not the bearer token's account", ERROR)
 _UNAVAILABLE = Reply(503, "the read model or Kafka cannot answer now", ERROR)
 _NOT_VISIBLE = Reply(404, "the thread does not exist or is not visible to the account", ERROR)
 _STALE = Reply(409, "min_version not reached within the wait", STALE_VIEW)
-_THREAD_QUERY_ERRORS = (_NOT_VISIBLE, _STALE, _BAD, _UNAVAILABLE)
+_THREAD_QUERY_ERRORS = (_UNAUTHENTICATED, _MISMATCH, _NOT_VISIBLE, _STALE, _BAD, _UNAVAILABLE)
 _COMMAND_ERRORS = (
     Reply(400, "the body is not JSON", ERROR),
-    Reply(403, "SENDER_NOT_ADMINISTRATOR, SENDER_NOT_MEMBER, NOT_MESSAGE_SENDER", ERROR),
+    _UNAUTHENTICATED,
+    Reply(
+        403,
+        "ACCOUNT_MISMATCH, SENDER_NOT_ADMINISTRATOR, SENDER_NOT_MEMBER, NOT_MESSAGE_SENDER",
+        ERROR,
+    ),
     Reply(404, "THREAD_NOT_FOUND", ERROR),
     Reply(409, "THREAD_ALREADY_EXISTS, THREAD_DESTROYED, LAST_ADMINISTRATOR, MESSAGE_LIMIT", ERROR),
     Reply(413, "the body is too large", ERROR),
@@ -253,7 +273,9 @@ def _query(
         params = [THREAD_ID, ACCOUNT_ID, MIN_VERSION]
     if paged:
         params += [LIMIT, CURSOR]
-    errors = _THREAD_QUERY_ERRORS if thread_scoped else (_BAD, _UNAVAILABLE)
+    errors = (
+        _THREAD_QUERY_ERRORS if thread_scoped else (_UNAUTHENTICATED, _MISMATCH, _BAD, _UNAVAILABLE)
+    )
     return Endpoint(
         "GET",
         path,
@@ -268,6 +290,7 @@ def _query(
             if list_of is not None
             else None
         ),
+        account_in="query",
     )
 
 
@@ -295,6 +318,7 @@ def _command(
         ),
         validate=route.validator(),
         invalid_reason=RejectionReason.INVALID_COMMAND,
+        account_in="body",
     )
 
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth import ACCOUNT_FIELD, acting_account, authenticator
 from api.errors import ApiError, HttpReason, invalid
 from api.schema import Integer, Object, Schema, merge_problems
 from pipeline.domain import Problem
 
 Location = Literal["path", "query", "header"]
+# Where an endpoint names the account it acts as (`account_id`), checked against the bearer
+# token's; endpoints without one are public.
+AccountIn = Literal["query", "body"]
 # Where the runner leaves the matched route template, for the metrics middleware.
 ROUTE_SCOPE_KEY = "threadweaver.route"
 
@@ -45,6 +49,8 @@ class Reply:
     description: str
     schema: Schema | None = None
     media_type: str = "application/json"
+    # Response headers: name -> description.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,8 @@ class Endpoint:
     validate: Validator | None = None
     # The `reason` of a 422 from this endpoint.
     invalid_reason: str = HttpReason.INVALID_REQUEST
+    # None: a public endpoint (no bearer token needed).
+    account_in: AccountIn | None = None
 
 
 def _raw_param(request: Request, param: Param) -> str | None:
@@ -160,23 +168,49 @@ async def read_json(request: Request, limit: int) -> object:
     if not body.strip():
         return {}
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body, parse_constant=_reject_constant)
+        if b"\\u" in body:
+            _reject_lone_surrogates(value)
     except (ValueError, RecursionError) as exc:
         raise ApiError(
             400, HttpReason.MALFORMED_JSON, [f"the body is not valid JSON: {exc}"]
         ) from exc
+    return value
+
+
+def _reject_lone_surrogates(value: object) -> None:
+    """JSON can escape half a UTF-16 pair (`"\\ud800"`), which is no text: it cannot be
+    encoded to UTF-8, so a command holding one could not be produced (nor an answer naming it
+    be sent)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("a string holds a lone UTF-16 surrogate (not Unicode text)") from exc
 
 
 async def run(endpoint: Endpoint, request: Request, body_limit: int) -> Response:
     """Check the request against `endpoint`, then call its handler (ApiError -> its answer)."""
     request.scope[ROUTE_SCOPE_KEY] = endpoint.path
     try:
+        # First: an unauthenticated request learns nothing else, and nothing is produced.
+        caller = authenticator(request).caller(request) if endpoint.account_in else None
         problems: list[Problem] = []
         params = _check_params(request, endpoint, problems)
         body: Mapping[str, Any] = {}
         if endpoint.body is not None:
             raw = await read_json(request, body_limit)
             body = endpoint.body.check(raw, "", problems, values=False)
+        match endpoint.account_in:
+            case "query":
+                account = acting_account(params.get(ACCOUNT_FIELD), caller, problems)
+                params = {**params, ACCOUNT_FIELD: account}
+            case "body":
+                account = acting_account(body.get(ACCOUNT_FIELD), caller, problems)
+                body = {**body, ACCOUNT_FIELD: account}
+            case None:
+                pass
+            case unexpected:
+                assert_never(unexpected)
         inputs = Inputs(params, body)
         if endpoint.validate is not None:
             problems = merge_problems(problems, endpoint.validate(inputs))

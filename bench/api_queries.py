@@ -1,19 +1,24 @@
 """Measure query throughput of a running API (GET/s and latency per endpoint).
 
     .venv/bin/python bench/api_queries.py --url http://127.0.0.1:8000 --dsn postgresql://...
-        [--connections 32] [--seconds 10] [--messages 50]
+        [--connections 32] [--seconds 10] [--messages 50] [--data-dir .data]
 
 Seeds one thread (an administrator, a member, N messages) straight into the read model
 (benchmark data only: normally the projector writes there), then keeps `--connections`
 HTTP/1.1 keep-alive connections busy with one endpoint at a time. The client is a minimal
 asyncio one (standard library) so that it costs the server's machine as little as possible;
 on a small machine the numbers still include the client's share of the CPUs.
+
+Requests carry a bearer token minted with the API's HS256 key: THREADWEAVER_API_JWT_KEY or
+THREADWEAVER_API_JWT_KEY_FILE as the API has it, else the development key of `--data-dir`
+(`threadweaver run`). One token per run: verifying it is part of every measured request.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -26,6 +31,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api.tokens import mint  # noqa: E402
+from pipeline.cli.dev_key import token_settings  # noqa: E402
 from pipeline.client.commands import new_id  # noqa: E402
 
 
@@ -63,11 +70,15 @@ async def seed(dsn: str, messages: int) -> tuple[str, str]:
 
 
 async def connection(
-    address: tuple[str, int], path: str, until: float, latencies: list[float], errors: list[int]
+    address: tuple[str, int],
+    request_head: str,
+    until: float,
+    latencies: list[float],
+    errors: list[int],
 ) -> None:
     host, port = address
     reader, writer = await asyncio.open_connection(host, port)
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    request = request_head.encode()
     try:
         while time.perf_counter() < until:
             started = time.perf_counter()
@@ -86,15 +97,16 @@ async def connection(
         writer.close()
 
 
-async def measure(url: str, path: str, connections: int, seconds: float) -> str:
+async def measure(url: str, path: str, token: str, connections: int, seconds: float) -> str:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
     latencies: list[float] = []
     errors: list[int] = []
     until = time.perf_counter() + seconds
     started = time.perf_counter()
     await asyncio.gather(
-        *(connection((host, port), path, until, latencies, errors) for _ in range(connections))
+        *(connection((host, port), head, until, latencies, errors) for _ in range(connections))
     )
     elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
@@ -111,8 +123,10 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--messages", type=int, default=50)
+    parser.add_argument("--data-dir", default=None, help="whose development key signs tokens")
     args = parser.parse_args()
     thread, member = await seed(args.dsn, args.messages)
+    token = mint(token_settings(os.environ, args.data_dir), member, ttl_s=3600)
     endpoints = {
         "thread": f"/v1/threads/{thread}?account_id={member}",
         "thread (min_version)": f"/v1/threads/{thread}?account_id={member}&min_version=1",
@@ -122,7 +136,7 @@ async def main() -> None:
         "healthz": "/healthz",
     }
     for name, path in endpoints.items():
-        result = await measure(args.url, path, args.connections, args.seconds)
+        result = await measure(args.url, path, token, args.connections, args.seconds)
         print(f"{name:22} {result}", flush=True)
 
 

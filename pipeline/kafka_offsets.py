@@ -20,9 +20,16 @@ from collections.abc import Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from pipeline.kafka.config import client_config
+from pipeline.kafka.security import KafkaConnection
+
+# Throw-away groups (never joined, never committed); a broker with authorization still wants
+# Describe on them for FindCoordinator (the KafkaUsers grant it on this prefix).
+END_OFFSETS_GROUP_PREFIX = "threadweaver-end-offsets-"
+
 
 def end_offsets_by_fetch(
-    bootstrap: str, topic: str, partitions: Iterable[int], timeout: float = 10.0
+    connection: KafkaConnection, topic: str, partitions: Iterable[int], timeout: float = 10.0
 ) -> dict[int, int]:
     """The offset one past the last record of each partition, from Fetch responses.
 
@@ -32,20 +39,22 @@ def end_offsets_by_fetch(
     if not wanted:
         return {}
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            # Required by librdkafka even though this consumer only uses assign().
-            "group.id": f"threadweaver-end-offsets-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_uncommitted",
-            "fetch.wait.max.ms": 100,
-            # One batch per partition is all we need to see.
-            "fetch.max.bytes": 1_048_576,
-            "max.partition.fetch.bytes": 65_536,
-            "log_level": 3,
-        }
+        client_config(
+            connection,
+            **{
+                # Required by librdkafka even though this consumer only uses assign().
+                "group.id": f"{END_OFFSETS_GROUP_PREFIX}{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_uncommitted",
+                "fetch.wait.max.ms": 100,
+                # One batch per partition is all we need to see.
+                "fetch.max.bytes": 1_048_576,
+                "max.partition.fetch.bytes": 65_536,
+                "log_level": 3,
+            },
+        )
     )
     ends: dict[int, int] = {}
     try:

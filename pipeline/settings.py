@@ -11,6 +11,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipeline.kafka.security import KafkaConnection, KafkaSecurity
+from pipeline.kafka.security_env import security_from_env, security_to_env
+
 PREFIX = "THREADWEAVER_"
 
 
@@ -33,6 +36,13 @@ class Settings:
     partitions: int = 4
     api_url: str = "http://127.0.0.1:8000"
     topics: Topics = field(default_factory=Topics)
+    # THREADWEAVER_KAFKA_SECURITY_PROTOCOL and friends (pipeline/kafka/security_env.py).
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """What every Kafka client of the components is built from (pipeline/kafka/config.py)."""
+        return KafkaConnection(self.bootstrap_servers, self.kafka_security)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +69,7 @@ class Settings:
             aws_region=env.get("AWS_REGION", defaults.aws_region),
             partitions=partitions,
             api_url=get("API_URL", defaults.api_url),
+            kafka_security=security_from_env(env),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -69,6 +80,7 @@ class Settings:
             "AWS_REGION": self.aws_region,
             PREFIX + "PARTITIONS": str(self.partitions),
             PREFIX + "API_URL": self.api_url,
+            **security_to_env(self.kafka_security),
         }
         if self.pg_dsn is not None:
             env[PREFIX + "PG_DSN"] = self.pg_dsn

@@ -35,10 +35,14 @@ def _stopped(_signum: int, _frame: FrameType | None) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for Starlette, uvicorn and asyncpg.
-    from api.settings import ApiSettings  # noqa: PLC0415
+    from api.auth import verification_key  # noqa: PLC0415
+    from api.settings import ApiSettings, AuthMode  # noqa: PLC0415
 
     try:
         settings = ApiSettings.from_env(base=settings_from_args(args))
+        # Refuse to start here, once, rather than in every uvicorn worker.
+        if settings.auth.mode is AuthMode.JWT:
+            verification_key(settings.auth)
     except ValueError as exc:
         print(f"threadweaver api: {exc}", file=sys.stderr)
         return 2
@@ -74,6 +78,18 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.tokens import mint  # noqa: PLC0415
+    from pipeline.cli.dev_key import token_settings  # noqa: PLC0415
+
+    try:
+        print(mint(token_settings(os.environ, args.data_dir), args.account_id, args.ttl))
+    except ValueError as exc:
+        print(f"threadweaver api token: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -131,3 +147,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_endpoint_arguments(parser)
     parser.set_defaults(handler=_run)
+    commands = parser.add_subparsers(dest="api_command", required=False, metavar="COMMAND")
+    token = commands.add_parser(
+        "token",
+        help="print a bearer token for an account (development; HS256 key only)",
+        description="Mint a bearer token for ACCOUNT_ID with the API's HS256 key "
+        f"({PREFIX}API_JWT_KEY or {PREFIX}API_JWT_KEY_FILE, else the development key of the "
+        "local stack's data dir, which `threadweaver run` creates). Prints only the token.",
+    )
+    token.add_argument("account_id", metavar="ACCOUNT_ID", help="the account (a ULID): `sub`")
+    token.add_argument(
+        "--ttl", type=int, default=3600, metavar="S", help="lifetime in seconds (default 3600)"
+    )
+    token.add_argument(
+        "--data-dir",
+        default=None,
+        help="embedded stack directory whose development key is used when none is configured",
+    )
+    token.set_defaults(handler=_token)

@@ -4,6 +4,10 @@ Starts the embedded stack (or reuses a running one), then each component as a
 `threadweaver <name>` child process with the stack's environment, waits for Ctrl-C or
 SIGTERM, and stops what it started: the components first, then the stack, unless the stack
 was already running before (then it belongs to whoever started it and keeps running).
+
+The API verifies bearer tokens signed with the data dir's development key (created once,
+pipeline/cli/dev_key.py); the demo prints a token. `--no-auth` runs it without
+authentication, loudly.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -38,6 +42,8 @@ COMPONENTS: list[tuple[str, list[str]]] = [
     ("api", ["api"]),
 ]
 COMPONENT_STOP_TIMEOUT = 30.0
+# The demo's printed token: good for a working day.
+DEMO_TOKEN_TTL_S = 12 * 3600
 
 
 def _say(message: str) -> None:
@@ -72,12 +78,42 @@ def _start_components(layout: Layout, env: Mapping[str, str]) -> list[ProcessRec
     return started
 
 
-def _demo(api_url: str) -> None:
+def _api_auth(layout: Layout, no_auth: bool) -> tuple[dict[str, str], Callable[[str], str] | None]:
+    """The API's authentication environment, and how the demo gets a token of an account."""
+    from api.settings import AUTH_MODE_ENV, AuthSettings  # noqa: PLC0415
+
+    if no_auth:
+        from api.auth import DISABLED_BANNER  # noqa: PLC0415
+
+        print(DISABLED_BANNER, file=sys.stderr, flush=True)
+        return {AUTH_MODE_ENV: "disabled"}, None
+    from api.tokens import mint  # noqa: PLC0415
+    from pipeline.cli.dev_key import dev_auth_env, ensure_dev_key  # noqa: PLC0415
+
+    key_file = ensure_dev_key(layout.root)
+    env = dev_auth_env(key_file)
+    auth = AuthSettings.from_env(env)
+    _say(f"API authentication: HS256 bearer tokens, development key {key_file}")
+    _say(f"a token for an account: threadweaver api token ACCOUNT_ID --data-dir {layout.root}")
+    return env, lambda account: mint(auth, account, DEMO_TOKEN_TTL_S)
+
+
+def _without_auth_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment minus the API's authentication variables, which `run` sets itself."""
+    from api.settings import AUTH_ENV_NAMES  # noqa: PLC0415
+
+    ignored = sorted(name for name in AUTH_ENV_NAMES if name in environ)
+    if ignored:
+        _say(f"NOTE: `run` configures the API's authentication; ignoring {', '.join(ignored)}")
+    return {name: value for name, value in environ.items() if name not in AUTH_ENV_NAMES}
+
+
+def _demo(api_url: str, token_for: Callable[[str], str] | None) -> None:
     """Create a small conversation through the public API and print where to look."""
     from pipeline.demo import DemoError, run_demo  # noqa: PLC0415
 
     try:
-        demo = run_demo(api_url)
+        demo = run_demo(api_url, token_for)
     except (DemoError, OSError) as exc:
         _say(f"demo skipped: {exc}")
         return
@@ -135,9 +171,11 @@ def _run(args: argparse.Namespace) -> int:
                 # Short group timeouts: tansu completes a join after about half of it.
                 "THREADWEAVER_KAFKA_SESSION_TIMEOUT_S": "6",
             }
-            components = _start_components(layout, {**worker_env, **os.environ, **env})
+            auth_env, token_for = _api_auth(layout, args.no_auth)
+            inherited = _without_auth_settings(os.environ)
+            components = _start_components(layout, {**worker_env, **inherited, **env, **auth_env})
             api_url = {**os.environ, **env}.get("THREADWEAVER_API_URL", "http://127.0.0.1:8000")
-            threading.Thread(target=_demo, args=(api_url,), daemon=True).start()
+            threading.Thread(target=_demo, args=(api_url, token_for), daemon=True).start()
             _say("running; Ctrl-C stops " + ("what was started" if not result.reused else "it"))
             while not stopping.wait(0.5):
                 for record in components:
@@ -173,4 +211,10 @@ def register(subparsers: Any) -> None:
     )
     add_data_dir_argument(run)
     add_partitions_argument(run)
+    run.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve the API WITHOUT authentication (callers name any account in account_id; "
+        "local development only)",
+    )
     run.set_defaults(handler=_run)

@@ -27,6 +27,8 @@ from pipeline.settings import Settings
 from pipeline.worker.records import REPLY_PARTITION_HEADER
 
 T = TypeVar("T")
+# The replies consumer only assign()s and never commits; named in the API's KafkaUser ACLs.
+REPLIES_GROUP = "threadweaver-client"
 
 
 class ReplyTimeoutError(Exception):
@@ -57,18 +59,16 @@ class CommandClient:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         topic = self._settings.topics.replies
-        bootstrap = self._settings.bootstrap_servers
+        connection = self._settings.kafka
         # Start exactly at the end (as a fetch sees it): every reply to a command sent after
         # start() is read, none before it is.
         end = await asyncio.to_thread(
-            end_offsets_by_fetch, bootstrap, topic, [self._reply_partition]
+            end_offsets_by_fetch, connection, topic, [self._reply_partition]
         )
-        consumer = Consumer(
-            consumer_config(bootstrap, "threadweaver-client", "threadweaver-client")
-        )
+        consumer = Consumer(consumer_config(connection, REPLIES_GROUP, REPLIES_GROUP))
         consumer.assign([TopicPartition(topic, self._reply_partition, end[self._reply_partition])])
         self._consumer = consumer
-        self._producer = AsyncProducer(bootstrap, client_id="threadweaver-client")
+        self._producer = AsyncProducer(connection, client_id="threadweaver-client")
         self._listener = threading.Thread(target=self._listen, name="replies", daemon=True)
         self._listener.start()
 

@@ -1,16 +1,94 @@
-"""librdkafka (confluent-kafka) configuration used by every component."""
+"""librdkafka (confluent-kafka) configuration used by every component.
+
+Every Producer, Consumer and AdminClient is configured from `client_config` (directly or through
+`producer_config` / `consumer_config`), which is the one place that turns a `KafkaConnection`
+into librdkafka keys: a client cannot be built with the brokers but without their security.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, assert_never
+
+from pipeline.kafka.security import KafkaConnection, KafkaSecurity, SaslSettings, SecurityProtocol
+from pipeline.kafka.security_env import SASL_PASSWORD_FILE
 
 # Java-compatible partitioning: a thread id maps to the same partition whoever produced it.
 PARTITIONER = "murmur2_random"
 
 
-def producer_config(bootstrap_servers: str, client_id: str, **overrides: Any) -> dict[str, Any]:
+def sasl_password(sasl: SaslSettings) -> str:
+    """The literal password, or the content of the password file read now (a rotated Secret is
+    picked up by the next client built)."""
+    if sasl.password is not None:
+        return sasl.password.reveal()
+    assert sasl.password_file is not None
+    try:
+        content = Path(sasl.password_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(
+            f"{SASL_PASSWORD_FILE}: cannot read {sasl.password_file} ({exc.strerror})"
+        ) from None
+    # `echo secret > file` leaves a newline that is no part of the password.
+    return content.rstrip("\r\n")
+
+
+def security_config(security: KafkaSecurity) -> dict[str, Any]:
+    """The librdkafka keys of `security` (file paths only: librdkafka loads them itself)."""
+    config: dict[str, Any] = {"security.protocol": security.protocol.value.lower()}
+    match security.protocol:
+        case SecurityProtocol.PLAINTEXT:
+            return config
+        case SecurityProtocol.SSL:
+            return config | _tls_config(security)
+        case SecurityProtocol.SASL_PLAINTEXT:
+            return config | _sasl_config(security)
+        case SecurityProtocol.SASL_SSL:
+            return config | _tls_config(security) | _sasl_config(security)
+        case _:
+            assert_never(security.protocol)
+
+
+def _tls_config(security: KafkaSecurity) -> dict[str, Any]:
+    tls = security.tls
+    assert tls is not None, "KafkaSecurity holds TLS settings for a TLS protocol"
+    optional = {
+        "ssl.ca.location": tls.ca_location,
+        "ssl.certificate.location": tls.certificate_location,
+        "ssl.key.location": tls.key_location,
+        "ssl.key.password": tls.key_password.reveal() if tls.key_password else None,
+    }
+    return {
+        "ssl.endpoint.identification.algorithm": tls.endpoint_identification.value,
+        **{k: v for k, v in optional.items() if v is not None},
+    }
+
+
+def _sasl_config(security: KafkaSecurity) -> dict[str, Any]:
+    sasl = security.sasl
+    assert sasl is not None, "KafkaSecurity holds SASL settings for a SASL protocol"
+    return {
+        "sasl.mechanism": sasl.mechanism.value,
+        "sasl.username": sasl.username,
+        "sasl.password": sasl_password(sasl),
+    }
+
+
+def client_config(connection: KafkaConnection, **overrides: Any) -> dict[str, Any]:
+    """Brokers and security, then `overrides`: the base of every client's configuration."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers,
+        "bootstrap.servers": connection.bootstrap_servers,
+        **security_config(connection.security),
+    }
+    config.update(overrides)
+    return config
+
+
+def producer_config(
+    connection: KafkaConnection, client_id: str, **overrides: Any
+) -> dict[str, Any]:
+    config = client_config(connection)
+    config |= {
         "client.id": client_id,
         "partitioner": PARTITIONER,
         # No duplicates or reordering on retries, and acknowledged only once replicated.
@@ -24,10 +102,10 @@ def producer_config(bootstrap_servers: str, client_id: str, **overrides: Any) ->
 
 
 def consumer_config(
-    bootstrap_servers: str, group_id: str, client_id: str, **overrides: Any
+    connection: KafkaConnection, group_id: str, client_id: str, **overrides: Any
 ) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers,
+    config = client_config(connection)
+    config |= {
         "group.id": group_id,
         "client.id": client_id,
         "enable.auto.commit": False,

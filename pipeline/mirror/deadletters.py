@@ -12,6 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.kafka.config import producer_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.mirror.records import JournalRecord
 
 
@@ -20,8 +21,10 @@ class DeadLetterError(Exception):
 
 
 class DeadLetterProducer:
-    def __init__(self, bootstrap_servers: str, topic: str, client_id: str, **overrides: Any):
-        self._producer = Producer(producer_config(bootstrap_servers, client_id, **overrides))
+    def __init__(
+        self, connection: KafkaConnection, topic: str, client_id: str, **overrides: Any
+    ) -> None:
+        self._producer = Producer(producer_config(connection, client_id, **overrides))
         self._topic = topic
         self._lock = threading.Lock()
         self._failures: list[str] = []

@@ -42,9 +42,7 @@ def _consumer(settings: MirrorSettings) -> Consumer:
         # Static membership: a restarted pod gets its partitions back without a rebalance.
         overrides["group.instance.id"] = settings.group_instance_id
     base = settings.base
-    return Consumer(
-        consumer_config(base.bootstrap_servers, GROUP_ID, f"{GROUP_ID}-{os.getpid()}", **overrides)
-    )
+    return Consumer(consumer_config(base.kafka, GROUP_ID, f"{GROUP_ID}-{os.getpid()}", **overrides))
 
 
 def build(settings: MirrorSettings) -> tuple[MirrorRunner, DynamoWriter, DeadLetterProducer]:
@@ -58,7 +56,7 @@ def build(settings: MirrorSettings) -> tuple[MirrorRunner, DynamoWriter, DeadLet
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_cap_s)
     writer = DynamoWriter(client, base.dynamodb_table, policy, settings.concurrency)
     dead_letters = DeadLetterProducer(
-        base.bootstrap_servers, base.topics.events_conflicts, f"{GROUP_ID}-{os.getpid()}"
+        base.kafka, base.topics.events_conflicts, f"{GROUP_ID}-{os.getpid()}"
     )
     mirror = BatchMirror(writer, dead_letters, settings.write_method, settings.retry_deadline_s)
     runner = MirrorRunner(_consumer(settings), base.topics.events, mirror, settings.batch_max)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.mirror.records import JournalRecord
 from pipeline.mirror.runner import journal_record
@@ -21,14 +22,14 @@ from pipeline.mirror.runner import journal_record
 STALL_SECONDS = 60.0
 
 
-def read_topic(bootstrap: str, topic: str, partitions: int) -> Iterator[JournalRecord]:
-    ends = end_offsets_by_fetch(bootstrap, topic, range(partitions))
+def read_topic(connection: KafkaConnection, topic: str, partitions: int) -> Iterator[JournalRecord]:
+    ends = end_offsets_by_fetch(connection, topic, range(partitions))
     remaining = {p for p, end in ends.items() if end > 0}
     if not remaining:
         return
     consumer = Consumer(
         consumer_config(
-            bootstrap,
+            connection,
             group_id=f"threadweaver-verify-{uuid.uuid4()}",
             client_id="threadweaver-verify",
             **{"fetch.max.bytes": 52_428_800, "enable.partition.eof": False},

@@ -232,13 +232,13 @@ def verify(
 ) -> VerifyReport:
     topics = settings.topics
     fold = JournalFold()
-    for record in read_topic(settings.bootstrap_servers, topics.events, settings.partitions):
+    for record in read_topic(settings.kafka, topics.events, settings.partitions):
         fold.add(prepare(record, decode))
     # Read after the journal, so a record the mirror handled before the journal was read
     # has its item or dead letter in place; records in flight show up as differences.
     table_items = scan_digests(client, settings.dynamodb_table, segments)
     dead_lettered: dict[Position, str] = {}
-    letters = read_topic(settings.bootstrap_servers, topics.events_conflicts, settings.partitions)
+    letters = read_topic(settings.kafka, topics.events_conflicts, settings.partitions)
     for letter in letters:
         position = dead_letter_position(letter, topics.events)
         if position is not None:

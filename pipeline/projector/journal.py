@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.projector.records import JournalRecord
 from pipeline.projector.runner import journal_record
@@ -22,15 +23,15 @@ class JournalStalledError(Exception):
     pass
 
 
-def journal_ends(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+def journal_ends(connection: KafkaConnection, topic: str, partitions: int) -> dict[int, int]:
     # ListOffsets is wrong on tansu 0.6 after batched produces (pipeline/kafka_offsets.py).
-    return end_offsets_by_fetch(bootstrap, topic, range(partitions))
+    return end_offsets_by_fetch(connection, topic, range(partitions))
 
 
 class JournalScanner:
     def __init__(
         self,
-        bootstrap: str,
+        connection: KafkaConnection,
         topic: str,
         *,
         group_id: str,
@@ -43,7 +44,7 @@ class JournalScanner:
         self._batch_max = batch_max
         self._consumer = Consumer(
             consumer_config(
-                bootstrap,
+                connection,
                 group_id,
                 f"{group_id}-scanner",
                 **{"fetch.max.bytes": 52_428_800, "queued.min.messages": 100_000},

@@ -70,11 +70,11 @@ async def rebuild(
                 "a projector is running against this database: stop every projector first "
                 "(k8s: scale its Deployment to 0), then run the rebuild again"
             )
-        ends = await asyncio.to_thread(journal_ends, base.bootstrap_servers, topic, base.partitions)
+        ends = await asyncio.to_thread(journal_ends, base.kafka, topic, base.partitions)
         starts = dict.fromkeys(range(base.partitions), 0)
         scanner = await asyncio.to_thread(
             lambda: JournalScanner(
-                base.bootstrap_servers,
+                base.kafka,
                 topic,
                 group_id=settings.group_id,
                 starts=starts,
@@ -83,7 +83,7 @@ async def rebuild(
             )
         )
         producer = AsyncProducer(
-            base.bootstrap_servers, client_id=f"threadweaver-projector-rebuild-{os.getpid()}"
+            base.kafka, client_id=f"threadweaver-projector-rebuild-{os.getpid()}"
         )
         try:
             try:

@@ -102,7 +102,7 @@ class ProjectorRunner:
         s = self._settings
         return Consumer(
             consumer_config(
-                s.base.bootstrap_servers,
+                s.base.kafka,
                 s.group_id,
                 f"threadweaver-projector-{os.getpid()}",
                 **{
@@ -121,7 +121,7 @@ class ProjectorRunner:
                 return
             consumer = self._consumer()
             producer = AsyncProducer(
-                settings.base.bootstrap_servers, client_id=f"threadweaver-projector-{os.getpid()}"
+                settings.base.kafka, client_id=f"threadweaver-projector-{os.getpid()}"
             )
             processor = BatchProcessor(
                 Executor(conn), producer, settings.base.topics.events_conflicts

@@ -21,6 +21,10 @@ from pipeline.projector.plan import invalid_envelope
 from pipeline.projector.readback import load_parked, load_views
 from pipeline.projector.runner import connect
 
+# Throw-away groups (assign() only, never committed), under the projector's group prefix so
+# that the projector's KafkaUser covers them.
+VERIFY_GROUP_PREFIX = "threadweaver-projector-verify-"
+
 
 @dataclass
 class VerifyReport:
@@ -97,13 +101,13 @@ def read_events(
 ) -> list[Event]:
     """Every decodable journal event (of `thread_ids`, if given), in journal order."""
     base = settings.base
-    ends = journal_ends(base.bootstrap_servers, base.topics.events, base.partitions)
+    ends = journal_ends(base.kafka, base.topics.events, base.partitions)
     if on_total is not None:
         on_total(sum(ends.values()))
     scanner = JournalScanner(
-        base.bootstrap_servers,
+        base.kafka,
         base.topics.events,
-        group_id=f"threadweaver-projector-verify-{uuid.uuid4()}",
+        group_id=f"{VERIFY_GROUP_PREFIX}{uuid.uuid4()}",
         starts=dict.fromkeys(ends, 0),
         ends=ends,
         batch_max=settings.batch_max,

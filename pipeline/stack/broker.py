@@ -8,6 +8,8 @@ import signal
 import stat
 from pathlib import Path
 
+from pipeline.kafka.config import client_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.stack.errors import StackError
 from pipeline.stack.layout import Layout
 from pipeline.stack.motoserver import server_env
@@ -89,14 +91,15 @@ def spec(
 
 
 def metadata_probe(bootstrap_servers: str, timeout: float = 2.0) -> None:
-    """Raise unless the broker answers a metadata request."""
+    """Raise unless the broker answers a metadata request (tansu listens in plain TCP)."""
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
 
     host, _, port = bootstrap_servers.rpartition(":")
     # A TCP check first: librdkafka would otherwise log a connection error per attempt.
     if not accepts_connections(int(port), host or LOOPBACK):
         raise ConnectionRefusedError(f"nothing listens on {bootstrap_servers}")
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+    connection = KafkaConnection.plaintext(bootstrap_servers)
+    admin = AdminClient(client_config(connection, log_level=3))
     metadata = admin.list_topics(timeout=timeout)
     if not metadata.brokers:
         raise RuntimeError("metadata lists no broker")

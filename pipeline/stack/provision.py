@@ -45,7 +45,7 @@ def provision(settings: Settings, schemas: Path | None = None) -> ProvisionRepor
         raise StackError("provisioning needs a PostgreSQL DSN and a DynamoDB endpoint")
     root = schemas or schemas_dir()
     created = topics.ensure_topics(
-        settings.bootstrap_servers, topics.topic_specs(settings.topics), settings.partitions
+        settings.kafka, topics.topic_specs(settings.topics), settings.partitions
     )
     definition = dynamodb.load_definition(
         root / "dynamodb" / "journal-table.json", settings.dynamodb_table

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.kafka.security import KafkaConnection
 from pipeline.settings import Settings
 from pipeline.stack import broker, motoserver, postgres
 from pipeline.stack.errors import StackError
@@ -65,10 +66,16 @@ class Endpoints:
     broker_storage: str
     pg_external: bool = False
 
+    @property
+    def kafka(self) -> KafkaConnection:
+        # tansu listens in plain TCP, whatever THREADWEAVER_KAFKA_* the shell may carry.
+        return KafkaConnection.plaintext(self.bootstrap_servers)
+
     def settings(self, base: Settings | None = None) -> Settings:
         return dataclasses.replace(
             base or Settings.from_env(),
             bootstrap_servers=self.bootstrap_servers,
+            kafka_security=self.kafka.security,
             pg_dsn=self.pg_dsn,
             dynamodb_endpoint=self.dynamodb_endpoint,
             aws_region=self.aws_region,

@@ -16,6 +16,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from pipeline.kafka.config import client_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.settings import Topics
 from pipeline.stack.errors import StackError
 
@@ -44,8 +46,8 @@ def topic_specs(topics: Topics) -> tuple[TopicSpec, ...]:
     )
 
 
-def admin_client(bootstrap_servers: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+def admin_client(connection: KafkaConnection) -> AdminClient:
+    return AdminClient(client_config(connection, log_level=3))
 
 
 def partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, int]:
@@ -84,11 +86,14 @@ def describe_config(admin: AdminClient, topic: str, timeout: float = 10.0) -> di
 
 
 def ensure_topics(
-    bootstrap_servers: str, specs: Iterable[TopicSpec], partitions: int, timeout: float = 15.0
+    connection: KafkaConnection,
+    specs: Iterable[TopicSpec],
+    partitions: int,
+    timeout: float = 15.0,
 ) -> list[str]:
     """Create the missing topics; check the existing ones. Returns the names created."""
     wanted = list(specs)
-    admin = admin_client(bootstrap_servers)
+    admin = admin_client(connection)
     counts = partition_counts(admin, timeout)
     problems = _mismatches(counts, (s.name for s in wanted), partitions)
     if problems:

@@ -10,12 +10,13 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from pipeline.kafka.faust_auth import broker_credentials
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
 from pipeline.worker.executor import BatchExecutor
 from pipeline.worker.journal import KafkaJournal
-from pipeline.worker.records import CommandRecord
+from pipeline.worker.records import WORKER_PRODUCER_CONFIG, CommandRecord
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{base.bootstrap_servers}",
+        broker_credentials=broker_credentials(base.kafka_security),
         store="memory://",
         topic_partitions=base.partitions,
         web_enabled=False,
@@ -90,11 +92,13 @@ def build_app(settings: WorkerSettings) -> faust.App:
         value_serializer="raw",
         partitions=base.partitions,
     )
-    producer = AsyncProducer(base.bootstrap_servers, client_id=f"{settings.group_id}-{os.getpid()}")
+    producer = AsyncProducer(
+        base.kafka, client_id=f"{settings.group_id}-{os.getpid()}", **WORKER_PRODUCER_CONFIG
+    )
     store = ThreadStore(settings.data_dir / "threads")
     executor = BatchExecutor(
         store=store,
-        journal=KafkaJournal(base.bootstrap_servers, base.topics.events),
+        journal=KafkaJournal(base.kafka, base.topics.events),
         producer=producer,
         topics=base.topics,
         partitions=base.partitions,

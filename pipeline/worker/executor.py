@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pipeline.codec import CodecError, decode_command, decode_event, encode_event, encode_reply
 from pipeline.domain import Accepted, Command, Event, Rejected, RejectionReason, Thread, replay
 from pipeline.kafka.partitioner import partition_for
-from pipeline.kafka.producer import AsyncProducer, Delivered
+from pipeline.kafka.producer import AsyncProducer, OutgoingRecord
 from pipeline.replies import Reply
 from pipeline.settings import Topics
 from pipeline.worker import metrics
@@ -28,6 +28,11 @@ from pipeline.worker.store import ThreadStore
 log = logging.getLogger(__name__)
 
 CACHE_MAX = 20_000
+# Thread states reach RocksDB at most this often (and at revocation and shutdown), not after
+# every batch: storing re-serialises each touched thread, the largest cost in the profile.
+# A crash loses only unstored folds; catch-up re-folds them from the journal, the truth.
+STORE_INTERVAL_S = 1.0
+STORE_MAX_DIRTY = 20_000
 
 
 @dataclass
@@ -58,6 +63,12 @@ class BatchExecutor:
         self._caught_up: set[int] = set()
         self._cache: dict[tuple[int, str], Thread] = {}
         self._pending = _Pending()
+        # Folded states not yet in the store, and the journal offset each partition's states
+        # (stored + dirty) are folded up to; the pair is always consistent, so storing it at
+        # any moment leaves the store a prefix of the journal.
+        self._dirty: dict[int, dict[str, Thread]] = {}
+        self._positions: dict[int, int] = {}
+        self._stored_at = time.monotonic()
         # One writer of a partition's store at a time: the batch that owns it, or the standby
         # warmer while nobody owns it here.
         self._locks: dict[int, asyncio.Lock] = {}
@@ -66,6 +77,8 @@ class BatchExecutor:
         """Partitions were revoked: whoever gets them back must catch up again."""
         for partition in partitions:
             self._caught_up.discard(partition)
+            # Keeps this worker's copy warm (a standby) and its memory bounded.
+            self._store_dirty(partition)
         self._cache = {k: v for k, v in self._cache.items() if k[0] not in set(partitions)}
 
     def _lock(self, partition: int) -> asyncio.Lock:
@@ -83,12 +96,27 @@ class BatchExecutor:
             for record in records:
                 await self._add(record)
             await self._flush()
+            dirty = sum(len(states) for states in self._dirty.values())
+            if dirty >= STORE_MAX_DIRTY or time.monotonic() - self._stored_at >= STORE_INTERVAL_S:
+                self.store_all()
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
+    def store_all(self) -> None:
+        for partition in list(self._dirty):
+            self._store_dirty(partition)
+        self._stored_at = time.monotonic()
+
+    def _store_dirty(self, partition: int) -> None:
+        states = self._dirty.pop(partition, None)
+        if states:
+            self._store.commit(partition, states, self._positions[partition])
+
     async def quiesce(self) -> None:
-        """Wait until no batch or standby warm-up uses the store, and keep it that way."""
+        """Wait until no batch or standby warm-up uses the store, keep it that way, and store
+        what is folded in memory only."""
         for partition in sorted(self._locks):
             await self._locks[partition].acquire()
+        self.store_all()
 
     async def warm_standbys(self, partitions: int) -> None:
         """Fold the journal of the partitions this worker does not own into its store, so
@@ -104,6 +132,8 @@ class BatchExecutor:
 
     async def _fold_journal(self, partition: int) -> CatchUpReport:
         """Fold the partition's journal into the store; cached states of it become stale."""
+        self._store_dirty(partition)
+        self._positions.pop(partition, None)
         report = await asyncio.to_thread(
             catch_up, self._store, self._journal, partition, decode_event
         )
@@ -122,6 +152,9 @@ class BatchExecutor:
         pending = self._pending.states.get(partition, {})
         if thread_id in pending:
             return pending[thread_id]
+        dirty = self._dirty.get(partition)
+        if dirty is not None and thread_id in dirty:
+            return dirty[thread_id]
         cached = self._cache.get((partition, thread_id))
         if cached is not None:
             return cached
@@ -145,7 +178,7 @@ class BatchExecutor:
         metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
         match outcome:
             case AlreadyDecided():
-                metrics.COMMANDS.labels(command.name, "already_decided", "").inc()
+                metrics.commands(command.name, "already_decided", "").inc()
             case Decided(decision=Accepted(events=events) as accepted) if events:
                 key = (record.partition, command.thread_id)
                 if key in self._pending.unjournaled_replies:
@@ -157,14 +190,14 @@ class BatchExecutor:
                     events, state
                 )  # type: ignore[assignment]
                 self._reply(record, command, accepted)
-                metrics.COMMANDS.labels(command.name, "accepted", "").inc()
+                metrics.commands(command.name, "accepted", "").inc()
             case Decided(decision=Accepted() as accepted):
                 self._reply(record, command, accepted, unjournaled=True)
                 outcome_label = "duplicate" if accepted.duplicate else "accepted"
-                metrics.COMMANDS.labels(command.name, outcome_label, "").inc()
+                metrics.commands(command.name, outcome_label, "").inc()
             case Decided(decision=Rejected() as rejected):
                 self._reply(record, command, rejected, unjournaled=True)
-                metrics.COMMANDS.labels(command.name, "rejected", rejected.reason.value).inc()
+                metrics.commands(command.name, "rejected", rejected.reason.value).inc()
                 if rejected.reason is RejectionReason.INVALID_COMMAND:
                     self._dead_letter(
                         record, "INVALID_COMMAND", rejected.message, command_name=command.name
@@ -190,63 +223,79 @@ class BatchExecutor:
         self._pending.dead_letters.append((record, reason, error))
         metrics.DEAD_LETTERS.labels(reason).inc()
         if reason != "INVALID_COMMAND":
-            metrics.COMMANDS.labels(command_name, "dead_lettered", reason).inc()
+            metrics.commands(command_name, "dead_lettered", reason).inc()
 
     async def _flush(self) -> None:
         pending, self._pending = self._pending, _Pending()
         await self._append(pending)
-        sends: list[asyncio.Future[Delivered]] = []
-        for reply, partition in pending.replies:
-            sends.append(
-                self._producer.send(
-                    self._topics.replies,
-                    encode_reply(reply),
-                    key=reply.thread_id.encode(),
-                    partition=partition,
-                )
+        outgoing = [
+            OutgoingRecord(
+                self._topics.replies,
+                encode_reply(reply),
+                key=reply.thread_id.encode(),
+                partition=partition,
             )
-        for record, reason, error in pending.dead_letters:
-            sends.append(
-                self._producer.send(
-                    self._topics.commands_dlq,
-                    record.value,
-                    key=record.key,
-                    partition=record.partition,
-                    headers=record.dead_letter_headers(reason, error),
-                )
+            for reply, partition in pending.replies
+        ]
+        outgoing.extend(
+            OutgoingRecord(
+                self._topics.commands_dlq,
+                record.value,
+                key=record.key,
+                partition=record.partition,
+                headers=record.dead_letter_headers(reason, error),
             )
-        await asyncio.gather(*sends)
+            for record, reason, error in pending.dead_letters
+        )
+        if outgoing:
+            await self._producer.send_all(outgoing)
 
     async def _append(self, pending: _Pending) -> None:
         """Append the events, await the broker's acknowledgement, then store the states."""
-        for partition, events in pending.events.items():
-            sends = [
-                self._producer.send(
-                    self._topics.events,
-                    encode_event(event),
-                    key=event.thread_id.encode(),
-                    partition=partition,
-                )
-                for event in events
-            ]
-            delivered = await asyncio.gather(*sends)
+        # Every partition's appends go out together: one round trip for the whole batch.
+        appends = {
+            partition: self._producer.send_all(
+                [
+                    OutgoingRecord(
+                        self._topics.events,
+                        encode_event(event),
+                        key=event.thread_id.encode(),
+                        partition=partition,
+                    )
+                    for event in events
+                ]
+            )
+            for partition, events in pending.events.items()
+        }
+        if not appends:
+            return
+        acknowledged = await asyncio.gather(*appends.values())
+        for partition, delivered in zip(appends, acknowledged, strict=True):
             offsets = [d.offset for d in delivered]
-            marker = self._store.journal_position(partition)
+            position = self._position(partition)
             states = pending.states.get(partition, {})
-            if offsets[0] == marker and offsets == list(range(marker, marker + len(offsets))):
-                self._store.commit(partition, states, offsets[-1] + 1)
+            self._dirty.setdefault(partition, {}).update(states)
+            if offsets[0] == position and offsets == list(range(position, position + len(offsets))):
+                self._positions[partition] = offsets[-1] + 1
             else:
                 # Someone else appended to this journal partition (or the marker lags): keep
-                # the marker, and catch up from it before the next decision.
+                # the position, and catch up from it before the next decision (catch-up skips
+                # the events these states already hold).
                 log.warning(
                     "journal partition %d: appended at %s, expected from %d: catching up",
                     partition,
                     offsets[:3],
-                    marker,
+                    position,
                 )
-                self._store.commit(partition, states, marker)
+                self._store_dirty(partition)
                 self._caught_up.discard(partition)
             for thread_id, state in states.items():
                 self._cache[(partition, thread_id)] = state
         if len(self._cache) > CACHE_MAX:
             self._cache.clear()
+
+    def _position(self, partition: int) -> int:
+        position = self._positions.get(partition)
+        if position is None:
+            position = self._positions[partition] = self._store.journal_position(partition)
+        return position

@@ -45,6 +45,18 @@ class AlreadyDecided:
 
 Outcome: TypeAlias = Decided | AlreadyDecided
 
+# A reply must fit a Kafka record whatever the command held, or producing it fails and the
+# worker stops on the same record after every restart. Ids longer than a ULID only come with
+# invalid commands (the whole command stays in the DLQ), and a rejection lists one problem
+# per bad item: both are cut in replies. A ULID has 26 characters.
+REPLY_ID_MAX_CHARS = 256
+REPLY_MESSAGE_MAX_CHARS = 4096
+
+
+def shown(text: str, limit: int = REPLY_ID_MAX_CHARS) -> str:
+    """`text`, cut to `limit` characters (the cut marked with an ellipsis)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
 
 def context_for(timestamp_ms: int, offset: int) -> DecisionContext:
     return DecisionContext(
@@ -66,24 +78,24 @@ def reply_for(command: Command, decision: Decision) -> Reply:
     match decision:
         case Accepted():
             return CommandAccepted(
-                command_id=command.command_id,
-                thread_id=command.thread_id,
+                command_id=shown(command.command_id),
+                thread_id=shown(command.thread_id),
                 version=decision.version,
                 event_ids=decision.event_ids,
                 message_ids=decision.message_ids,
             )
         case Rejected():
             return CommandRejected(
-                command_id=command.command_id,
-                thread_id=command.thread_id,
+                command_id=shown(command.command_id),
+                thread_id=shown(command.thread_id),
                 reason=decision.reason,
-                message=decision.message,
+                message=shown(decision.message, REPLY_MESSAGE_MAX_CHARS),
             )
 
 
 def misrouted(command: Command, partition: int, expected: int) -> Rejected:
     return Rejected(
         RejectionReason.INVALID_COMMAND,
-        f"thread_id: thread {command.thread_id} belongs to partition {expected}, "
+        f"thread_id: thread {shown(command.thread_id)} belongs to partition {expected}, "
         f"the command was produced to partition {partition} (use the murmur2 partitioner)",
     )

@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.kafka_offsets import end_offsets_by_fetch
 
 # Without progress for this long the broker is considered unavailable: crash and restart.
 STALL_SECONDS = 60.0
+# Never joined, never committed (assign() only); named in the worker's KafkaUser ACLs.
+JOURNAL_READER_GROUP = "threadweaver-journal-reader"
 
 
 class JournalStalledError(Exception):
@@ -19,23 +22,23 @@ class JournalStalledError(Exception):
 
 
 class KafkaJournal:
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, connection: KafkaConnection, topic: str) -> None:
+        self._connection = connection
         self._topic = topic
 
     def end_offset(self, partition: int) -> int:
         # ListOffsets is wrong on tansu 0.6 after batched produces; a fetch's high watermark
         # is right on every broker (see docs/adr and tests/integration/test_stack.py).
-        return end_offsets_by_fetch(self._bootstrap, self._topic, [partition])[partition]
+        return end_offsets_by_fetch(self._connection, self._topic, [partition])[partition]
 
     def read(self, partition: int, start: int, end: int) -> Iterator[tuple[int, bytes]]:
         if start >= end:
             return
         consumer = Consumer(
             consumer_config(
-                self._bootstrap,
-                group_id="threadweaver-journal-reader",
-                client_id="threadweaver-journal-reader",
+                self._connection,
+                group_id=JOURNAL_READER_GROUP,
+                client_id=JOURNAL_READER_GROUP,
                 **{"fetch.max.bytes": 52_428_800, "queued.min.messages": 100_000},
             )
         )

@@ -13,6 +13,13 @@ DLQ_SOURCE_HEADERS = (
     "threadweaver-source-partition",
     "threadweaver-source-offset",
 )
+DLQ_ERROR_MAX_BYTES = 4096
+# A dead letter is the command record plus the headers above (at most ~4.4 kB), so with the
+# limit every client has (librdkafka's message.max.bytes, 1,000,000 bytes) the copy of a record
+# a client could just write would be refused, and the worker would stop on that record after
+# every restart. The worker's producer takes 1 MiB: room for the headers, and still under
+# Apache Kafka's default record limit of a broker and topic (1,048,588 bytes).
+WORKER_PRODUCER_CONFIG = {"message.max.bytes": 1_048_576}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +53,7 @@ class CommandRecord:
         return [
             *self.headers,
             (DLQ_REASON_HEADER, reason.encode()),
-            (DLQ_ERROR_HEADER, error.encode()[:4096]),
+            (DLQ_ERROR_HEADER, error.encode()[:DLQ_ERROR_MAX_BYTES]),
             (topic_h, self.topic.encode()),
             (partition_h, str(self.partition).encode()),
             (offset_h, str(self.offset).encode()),

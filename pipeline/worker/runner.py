@@ -24,7 +24,7 @@ from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
 from pipeline.worker.executor import BatchExecutor
 from pipeline.worker.journal import KafkaJournal
-from pipeline.worker.records import CommandRecord
+from pipeline.worker.records import WORKER_PRODUCER_CONFIG, CommandRecord
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,19 @@ class CommandRunner:
             overrides["group.instance.id"] = settings.group_instance_id
         self._consumer = Consumer(
             consumer_config(
-                base.bootstrap_servers,
+                base.kafka,
                 settings.group_id,
                 f"{settings.group_id}-{os.getpid()}",
                 **overrides,
             )
         )
         self._producer = AsyncProducer(
-            base.bootstrap_servers, client_id=f"{settings.group_id}-{os.getpid()}"
+            base.kafka, client_id=f"{settings.group_id}-{os.getpid()}", **WORKER_PRODUCER_CONFIG
         )
         self._store = ThreadStore(settings.data_dir / "threads")
         self._executor = BatchExecutor(
             store=self._store,
-            journal=KafkaJournal(base.bootstrap_servers, base.topics.events),
+            journal=KafkaJournal(base.kafka, base.topics.events),
             producer=self._producer,
             topics=base.topics,
             partitions=base.partitions,
@@ -137,6 +137,8 @@ class CommandRunner:
             self._consumer.close()
         finally:
             self._producer.close()
+            # States folded since the last periodic store: stored now, or re-folded at start.
+            self._executor.store_all()
             self._store.close()
 
 

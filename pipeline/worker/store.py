@@ -3,22 +3,22 @@
 Each partition keeps, in the same atomic write batch as its thread states, the journal
 offset up to which those states are folded. A crash can only lose a suffix of batches, so
 the store is always a consistent prefix of the journal and catch-up resumes from the marker.
-Anything unreadable (an old pickle format, a torn file) is treated as missing: the
+Anything unreadable (an older format, a torn file) is treated as missing: the
 partition is rebuilt from the journal, never trusted and never fatal.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from rocksdict import Options, Rdict, WriteBatch
 
 from pipeline.domain import Thread
+from pipeline.worker import state_codec
 
-# Bump when the pickled shape of `Thread` changes: old entries then read as unreadable.
-FORMAT = b"\x01"
+# Bump when the stored layout (state_codec.py) changes: old entries then read as unreadable.
+FORMAT = b"\x02"
 
 
 class UnreadableStateError(Exception):
@@ -34,19 +34,16 @@ def _marker_key(partition: int) -> bytes:
 
 
 def _encode(state: Thread) -> bytes:
-    return FORMAT + pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return FORMAT + state_codec.dumps(state)
 
 
 def _decode(raw: bytes) -> Thread:
     if raw[:1] != FORMAT:
         raise UnreadableStateError(f"unknown state format {raw[:1]!r}")
     try:
-        state = pickle.loads(raw[1:])
+        return state_codec.loads(raw[1:])
     except Exception as exc:
-        raise UnreadableStateError(str(exc)) from exc
-    if not isinstance(state, Thread):
-        raise UnreadableStateError(f"expected a Thread, got {type(state).__name__}")
-    return state
+        raise UnreadableStateError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class ThreadStore:

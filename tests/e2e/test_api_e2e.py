@@ -19,6 +19,7 @@ import pytest
 from pipeline.client.commands import new_id
 from pipeline.settings import Settings
 from pipeline.stack.ports import free_port
+from tests.support.auth import api_auth_env, bearer
 from tests.support.processes import Component, worker
 from tests.support.projector import (
     ReadModel,
@@ -61,6 +62,7 @@ def system(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[htt
         logs,
         THREADWEAVER_API_MIN_VERSION_WAIT_S=str(MIN_VERSION_WAIT_S),
         THREADWEAVER_API_REPLY_TIMEOUT_S="60",
+        **api_auth_env(),
     )
     components = [worker(settings, logs), projector(model, logs), api]
     try:
@@ -79,14 +81,15 @@ def system(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[htt
 
 
 class Caller:
-    """One account talking to the API."""
+    """One account talking to the API with its bearer token."""
 
     def __init__(self, http: httpx.Client, account_id: str) -> None:
         self.http = http
         self.id = account_id
+        self.token = bearer(account_id)
 
     def command(self, path: str, **body: Any) -> httpx.Response:
-        return self.http.post(path, json={"account_id": self.id, **body})
+        return self.http.post(path, json={"account_id": self.id, **body}, headers=self.token)
 
     def ok(self, path: str, **body: Any) -> dict[str, Any]:
         response = self.command(path, **body)
@@ -98,7 +101,7 @@ class Caller:
         query = {"account_id": self.id, **params}
         if min_version is not None:
             query["min_version"] = min_version
-        return self.http.get(path, params=query)
+        return self.http.get(path, params=query, headers=self.token)
 
     def view(self, path: str, min_version: int | None = None, **params: Any) -> dict[str, Any]:
         response = self.read(path, min_version, **params)
@@ -134,6 +137,12 @@ def test_commands_then_queries_read_their_writes(system: httpx.Client) -> None:
     listed = bob.view("/v1/threads")["threads"]
     assert [t["id"] for t in listed] == [created["thread_id"]]
     invisible(carol.read(thread, min_version=1))
+    # The token alone names the reader; without one, nothing is answered.
+    alone = system.get(thread, headers=bob.token)
+    assert alone.json()["thread"]["id"] == created["thread_id"]
+    anonymous = system.get(thread, params={"account_id": bob.id})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
     v = alice.ok(f"{thread}/administrator-ids/join", account_ids=[carol.id])["version"]
     assert bob.view(f"{thread}/administrator-ids", v)["account_ids"] == sorted([alice.id, carol.id])

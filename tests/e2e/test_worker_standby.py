@@ -37,7 +37,7 @@ async def test_each_worker_folds_every_partition_with_standby(
                 reply = await client.send(factory.create_thread(new_id(), f"t{n}"), 120)
                 assert isinstance(reply, CommandAccepted)
         ends = end_offsets_by_fetch(
-            settings.bootstrap_servers, settings.topics.events, range(settings.partitions)
+            settings.kafka, settings.topics.events, range(settings.partitions)
         )
         time.sleep(3)  # a few standby rounds
     finally:

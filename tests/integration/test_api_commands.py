@@ -1,5 +1,6 @@
 """The eight command endpoints against the real aggregate worker: accepted replies, rejections
-mapped to HTTP statuses, field-naming 422s, idempotent retries and the 504 of a timeout."""
+mapped to HTTP statuses, field-naming 422s, idempotent retries and the 504 of a timeout. Every
+request carries the bearer token of its sender; the token alone names the sender too."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from api.settings import ApiSettings
 from pipeline.client.commands import new_id
 from pipeline.settings import Settings
-from tests.support.api import api_client
+from tests.support.api import api_client, api_settings
+from tests.support.auth import bearer
 from tests.support.processes import Component, worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -34,15 +35,22 @@ def running_worker(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def api(stack: Any, running_worker: Component) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(base=stack.settings(), reply_timeout_s=REPLY_TIMEOUT_S)
+    settings = api_settings(stack.settings(), reply_timeout_s=REPLY_TIMEOUT_S)
     async with api_client(settings) as client:
         yield client
 
 
 async def post(
-    api: httpx.AsyncClient, path: str, body: dict[str, Any], key: str | None = None
+    api: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    key: str | None = None,
+    as_: str | None = None,
 ) -> httpx.Response:
-    headers = {"Idempotency-Key": key} if key else {}
+    """POST with the token of `as_` (default: the body's `account_id`)."""
+    headers = bearer(as_ if as_ is not None else body["account_id"])
+    if key:
+        headers["Idempotency-Key"] = key
     return await api.post(path, json=body, headers=headers)
 
 
@@ -211,6 +219,7 @@ async def test_invalid_bodies_name_every_field_and_are_not_sent(api: httpx.Async
         api,
         f"/v1/threads/{thread}/messages/add",
         {"account_id": "me", "messages": [{"text": ""}, {"text": "x" * 4097, "to_account_ids": 1}]},
+        as_=new_id(),
     )
     assert response.status_code == 422
     assert response.json() == {
@@ -261,7 +270,7 @@ async def test_a_reply_timeout_is_504_and_the_retry_gets_the_outcome(
     admin = new_id()
     key = new_id()
     body = {"account_id": admin, "title": "slow", "administrator_ids": [], "member_ids": []}
-    impatient = ApiSettings(base=stack.settings(), reply_timeout_s=0.001)
+    impatient = api_settings(stack.settings(), reply_timeout_s=0.001)
     async with api_client(impatient) as hurried:
         response = await post(hurried, "/v1/threads/create", body, key)
     assert response.status_code == 504, response.text
@@ -273,3 +282,29 @@ async def test_a_reply_timeout_is_504_and_the_retry_gets_the_outcome(
     retried = accepted(await post(api, "/v1/threads/create", body, key), 1)
     assert retried["thread_id"] == timeout["thread_id"]
     assert retried["command_id"] == key
+
+
+async def test_the_token_names_the_sender(api: httpx.AsyncClient) -> None:
+    admin, member = new_id(), new_id()
+    # No account_id in the body: the token's account creates, and is the administrator.
+    created = await api.post(
+        "/v1/threads/create",
+        json={"title": "mine", "administrator_ids": [], "member_ids": [member]},
+        headers=bearer(admin),
+    )
+    base = f"/v1/threads/{accepted(created, 1)['thread_id']}"
+    join = {"account_ids": [new_id()]}
+    # The member's token cannot add members; naming the administrator in the body is a 403
+    # before the command is even sent, so the thread stays at version 1.
+    refused(
+        await api.post(f"{base}/member-ids/join", json=join, headers=bearer(member)),
+        403,
+        "SENDER_NOT_ADMINISTRATOR",
+    )
+    mismatch = await post(api, f"{base}/member-ids/join", {**join, "account_id": admin}, as_=member)
+    refused(mismatch, 403, "ACCOUNT_MISMATCH")
+    assert "account_id" in mismatch.json()["error_messages"][0]
+    accepted(await api.post(f"{base}/member-ids/join", json=join, headers=bearer(admin)), 2)
+    # Without a token nothing is sent at all.
+    refused(await api.post(f"{base}/destroy", json={"account_id": admin}), 401, "MISSING_TOKEN")
+    accepted(await post(api, f"{base}/destroy", {"account_id": admin}), 3)

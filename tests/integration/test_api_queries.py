@@ -1,5 +1,6 @@
 """The query endpoints against the real read model: rows inserted directly into PostgreSQL
-(as the projector would write them), read through the real app and its lifespan."""
+(as the projector would write them), read through the real app and its lifespan. Every
+request carries the bearer token of the account it reads as."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import pytest
 import pytest_asyncio
 
 from api.cursor import encode_cursor
-from api.settings import ApiSettings
 from pipeline.client.commands import new_id
 from pipeline.settings import Settings
-from tests.support.api import api_client
+from tests.support.api import api_client, api_settings
+from tests.support.auth import bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -37,7 +38,7 @@ async def db(stack: Any) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def api(stack: Any) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(base=stack.settings(), min_version_wait_s=WAIT_S)
+    settings = api_settings(stack.settings(), min_version_wait_s=WAIT_S)
     async with api_client(settings) as client:
         yield client
 
@@ -110,8 +111,14 @@ def accounts(n: int) -> list[str]:
     return sorted(new_id() for _ in range(n))
 
 
-async def get(api: httpx.AsyncClient, path: str, **params: object) -> httpx.Response:
-    return await api.get(path, params={k: str(v) for k, v in params.items()})
+async def get(
+    api: httpx.AsyncClient, path: str, as_: str | None = None, **params: object
+) -> httpx.Response:
+    """GET with the token of `as_` (default: the `account_id` parameter)."""
+    account = as_ if as_ is not None else str(params["account_id"])
+    return await api.get(
+        path, params={k: str(v) for k, v in params.items()}, headers=bearer(account)
+    )
 
 
 def not_visible(response: httpx.Response) -> None:
@@ -306,10 +313,11 @@ async def test_bad_cursors_and_parameters_are_422(
     elsewhere = await get(api, f"/v1/threads/{other}/member-ids", account_id=admin, cursor=cursor)
     assert elsewhere.json()["error_messages"] == ["cursor: belongs to another list"]
 
-    missing = await api.get(path)
-    assert missing.status_code == 422
-    assert missing.json()["error_messages"] == ["account_id: is required"]
-    lower = await get(api, path, account_id=admin.lower())
+    # Without account_id, the reader is the token's account.
+    implicit = await api.get(path, headers=bearer(admin))
+    assert implicit.status_code == 200, implicit.text
+    assert implicit.json()["account_ids"] == members
+    lower = await get(api, path, as_=admin, account_id=admin.lower())
     assert lower.json()["error_messages"] == [
         "account_id: must be a ULID (26 Crockford base32 characters)"
     ]

@@ -77,9 +77,7 @@ def committed(settings: Settings) -> dict[int, int]:
 
 def wait_caught_up(settings: Settings, component: Component) -> None:
     """Until the group's commits reach the journal's end (as it is now)."""
-    ends = end_offsets_by_fetch(
-        settings.bootstrap_servers, settings.topics.events, range(settings.partitions)
-    )
+    ends = end_offsets_by_fetch(settings.kafka, settings.topics.events, range(settings.partitions))
     deadline = time.monotonic() + CATCH_UP_TIMEOUT
     while True:
         positions = committed(settings)

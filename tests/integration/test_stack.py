@@ -25,6 +25,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from pipeline.kafka.security import KafkaConnection
 from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.settings import Settings
 from pipeline.stack import Endpoints, StackError, read_state, running_state
@@ -73,7 +74,7 @@ def consumer(bootstrap: str, **overrides: Any) -> Consumer:
 def scratch_topic(bootstrap: str, partitions: int) -> str:
     name = f"test.stack.{uuid.uuid4().hex[:12]}"
     # Kept in a variable: a collected AdminClient fails its pending futures.
-    admin = admin_client(bootstrap)
+    admin = admin_client(KafkaConnection.plaintext(bootstrap))
     for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
         future.result(timeout=10)
     return name
@@ -161,7 +162,7 @@ def test_a_record_goes_through_the_broker_and_a_consumer_group(stack: Endpoints)
 def test_topics_exist_with_one_partition_count_and_their_retention(
     stack: Endpoints, settings: Settings
 ) -> None:
-    admin = admin_client(stack.bootstrap_servers)
+    admin = admin_client(stack.kafka)
     metadata = admin.list_topics(timeout=10)
     specs = topic_specs(settings.topics)
     counts = {s.name: len(metadata.topics[s.name].partitions) for s in specs}
@@ -178,7 +179,7 @@ def test_provisioning_refuses_a_different_partition_count(
     stack: Endpoints, settings: Settings
 ) -> None:
     with pytest.raises(StackError, match="partitions"):
-        ensure_topics(stack.bootstrap_servers, topic_specs(settings.topics), stack.partitions + 1)
+        ensure_topics(stack.kafka, topic_specs(settings.topics), stack.partitions + 1)
 
 
 async def test_the_sql_schema_is_applied_and_round_trips(stack: Endpoints) -> None:
@@ -311,7 +312,7 @@ def test_tansu_listoffsets_bug_is_still_there(
         _, listed = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)
     finally:
         c.close()
-    fetched = end_offsets_by_fetch(stack.bootstrap_servers, topic, [0])[0]
+    fetched = end_offsets_by_fetch(stack.kafka, topic, [0])[0]
 
     if listed == true_end:
         behaviour = "correct"
@@ -339,9 +340,9 @@ def test_end_offsets_by_fetch_returns_the_true_ends(stack: Endpoints) -> None:
     produce_batch(stack.bootstrap_servers, topic, 0, 5, "b")
     produce_batch(stack.bootstrap_servers, topic, 1, 1, "c")
     # Partition 2 stays empty.
-    ends = end_offsets_by_fetch(stack.bootstrap_servers, topic, range(3))
+    ends = end_offsets_by_fetch(stack.kafka, topic, range(3))
     assert ends == {0: 15, 1: 1, 2: 0}
-    assert end_offsets_by_fetch(stack.bootstrap_servers, topic, []) == {}
+    assert end_offsets_by_fetch(stack.kafka, topic, []) == {}
 
 
 # --- private stacks: start, stop, restart ----------------------------------------------------

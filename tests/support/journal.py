@@ -20,6 +20,7 @@ from pipeline.domain import (
 )
 from pipeline.kafka.config import producer_config
 from pipeline.kafka.partitioner import partition_for
+from pipeline.kafka.security import KafkaConnection
 from pipeline.loadgen import Mix, ThreadModel
 from pipeline.projector.records import JournalEvent, JournalRecord
 from pipeline.replies import CommandAccepted, CommandRejected, Reply
@@ -119,7 +120,9 @@ class JournalProducer:
     """Produces events (or raw bytes) to the journal, keyed and partitioned like the worker."""
 
     def __init__(self, bootstrap: str, partitions: int, topic: str = JOURNAL) -> None:
-        self._producer = Producer(producer_config(bootstrap, "tests-journal"))
+        # The embedded stack's broker: plain TCP.
+        connection = KafkaConnection.plaintext(bootstrap)
+        self._producer = Producer(producer_config(connection, "tests-journal"))
         self._partitions = partitions
         self._topic = topic
         self._errors: list[str] = []

@@ -1,4 +1,5 @@
-"""Small Kafka helpers for tests: raw produce, read a whole topic."""
+"""Small Kafka helpers for tests: raw produce, read a whole topic (of the embedded stack's
+broker, which listens in plain TCP: `bootstrap` is its address)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from pipeline.kafka.config import producer_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.kafka_offsets import end_offsets_by_fetch
 
 
@@ -29,7 +31,7 @@ def produce_raw(
     partition: int | None = None,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> tuple[int, int]:
-    producer = Producer(producer_config(bootstrap, "tests"))
+    producer = Producer(producer_config(KafkaConnection.plaintext(bootstrap), "tests"))
     delivered: list[tuple[int, int]] = []
 
     def on_delivery(error: object, message: object) -> None:
@@ -47,7 +49,7 @@ def produce_raw(
 
 def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list[Record]:
     """Every record of `topic` up to its end at the time of the call."""
-    ends = end_offsets_by_fetch(bootstrap, topic, range(partitions))
+    ends = end_offsets_by_fetch(KafkaConnection.plaintext(bootstrap), topic, range(partitions))
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,

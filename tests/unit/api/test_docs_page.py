@@ -48,6 +48,7 @@ SCRIPT
 setTimeout(async () => {
   const details = nodes.main.all("details");
   const forms = nodes.main.all("form");
+  nodes.main.all("input").find((i) => i.attrs.name === "bearer-token").value = " tok.en.sig ";
   // Fill the messages query form and submit it.
   const index = details.findIndex((d) => d.textContent.includes("/v1/threads/{thread_id}/messages")
     && d.textContent.includes("GET"));
@@ -86,8 +87,10 @@ def test_the_page_renders_every_operation_and_sends_requests(tmp_path: Path) -> 
     assert query["url"].startswith(f"/v1/threads/{ulid}/messages?")
     assert "limit=5" in query["url"]
     assert query["init"]["method"] == "GET"
+    assert query["init"]["headers"]["Authorization"] == "Bearer tok.en.sig"
     assert create["url"] == "/v1/threads/create"
     assert create["init"]["headers"]["Content-Type"] == "application/json"
+    assert create["init"]["headers"]["Authorization"] == "Bearer tok.en.sig"
     body = json.loads(create["init"]["body"])
     assert set(body) == {
         "account_id", "title", "remarks", "parent_thread_id", "administrator_ids", "member_ids",

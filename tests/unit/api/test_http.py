@@ -1,6 +1,7 @@
 """The HTTP layer in-process, before any handler touches Postgres or Kafka: the request
 checks, the error shape of framework errors, the operational pages. No lifespan runs, so
-nothing connects anywhere."""
+nothing connects anywhere. Requests carry ALICE's bearer token (tests/unit/api/test_auth.py
+covers the token checks)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import ApiSettings
+from tests.support.auth import auth_settings, bearer
 from tests.support.builders import ALICE, BOB, THREAD
 
 pytestmark = pytest.mark.unit
@@ -21,9 +23,11 @@ LIMIT = 2_000
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiSettings(body_limit_bytes=LIMIT))
+    app = create_app(ApiSettings(body_limit_bytes=LIMIT, auth=auth_settings()))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=bearer(ALICE)
+    ) as http:
         yield http
 
 
@@ -52,12 +56,20 @@ async def test_query_parameters_are_checked_and_every_bad_one_named(
     assert response.json() == {
         "error_messages": [
             "thread_id: must be a ULID (26 Crockford base32 characters)",
-            "account_id: is required",
             "min_version: must be an integer >= 0",
             "limit: must be an integer from 1 to 200",
         ],
         "reason": "INVALID_REQUEST",
     }
+
+
+async def test_an_empty_thread_id_is_an_unknown_route_not_a_redirect(
+    client: httpx.AsyncClient,
+) -> None:
+    for method, path in [("GET", "/v1/threads/"), ("POST", "/v1/threads//destroy")]:
+        response = await client.request(method, path, json={})
+        assert response.status_code == 404, (path, response.status_code)
+        assert response.json()["reason"] == "NOT_FOUND"
 
 
 async def test_a_get_on_the_create_path_is_a_bad_thread_id(client: httpx.AsyncClient) -> None:
@@ -120,10 +132,8 @@ async def test_nested_message_fields_are_named(client: httpx.AsyncClient) -> Non
 async def test_an_empty_body_names_the_missing_fields(client: httpx.AsyncClient) -> None:
     response = await client.post(f"/v1/threads/{THREAD}/member-ids/join")
     assert response.status_code == 422
-    assert response.json()["error_messages"] == [
-        "account_id: is required",
-        "account_ids: is required",
-    ]
+    # account_id is the token's account.
+    assert response.json()["error_messages"] == ["account_ids: is required"]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +142,9 @@ async def test_an_empty_body_names_the_missing_fields(client: httpx.AsyncClient)
         (b"{not json", 400, "MALFORMED_JSON"),
         (b'{"account_id": NaN}', 400, "MALFORMED_JSON"),
         (b"\xff\xfe\x00", 400, "MALFORMED_JSON"),
+        # Half a UTF-16 pair is no text: it could be neither produced nor echoed back.
+        (b'{"account_id": "\\ud800"}', 400, "MALFORMED_JSON"),
+        (b'{"\\udfff": 1}', 400, "MALFORMED_JSON"),
         (b"[1, 2]", 422, "INVALID_COMMAND"),
         (b'{"account_id": "' + b"x" * LIMIT + b'"}', 413, "PAYLOAD_TOO_LARGE"),
     ],

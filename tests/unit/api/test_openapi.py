@@ -16,6 +16,7 @@ from api.schema import ULID_EXAMPLE, Object
 from api.settings import ApiSettings
 from api.spec import Endpoint
 from pipeline.domain import Problem
+from tests.support.auth import auth_settings
 
 pytestmark = pytest.mark.unit
 
@@ -64,7 +65,7 @@ def test_every_route_of_the_table_and_of_the_contract_is_documented() -> None:
 
 
 def test_the_app_serves_exactly_the_table() -> None:
-    app = create_app(ApiSettings())
+    app = create_app(ApiSettings(auth=auth_settings()))
     served = {
         (method, route.path)  # type: ignore[attr-defined]
         for route in app.routes
@@ -112,7 +113,9 @@ def test_structure_of_the_contract() -> None:
             assert {"403", "404", "409", "422", "504"} <= set(op["responses"]), path
             assert "Idempotency-Key" in {p["name"] for p in op["parameters"]}
             body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-            assert "account_id" in schemas[body.rsplit("/", 1)[1]]["required"]
+            # Optional: the bearer token's account by default.
+            assert "account_id" in schemas[body.rsplit("/", 1)[1]]["properties"]
+            assert "account_id" not in schemas[body.rsplit("/", 1)[1]].get("required", [])
         if method == "GET" and path.startswith("/v1/threads/{thread_id}"):
             assert "min_version" in {p["name"] for p in op["parameters"]}
             assert "404" in op["responses"]
@@ -144,3 +147,29 @@ def test_documented_examples_pass_the_request_checks(endpoint: Endpoint) -> None
     problems: list[Problem] = []
     endpoint.body.check(example, "", problems, values=True)
     assert problems == []
+
+
+def test_every_v1_operation_needs_a_bearer_token_and_nothing_else_does() -> None:
+    schemes = DOCUMENT["components"]["securitySchemes"]
+    assert schemes == {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": schemes["bearerAuth"]["description"],
+        }
+    }
+    for _, path, op in operations():
+        if path.startswith("/v1/"):
+            assert op["security"] == [{"bearerAuth": []}], path
+            assert {"401", "403"} <= set(op["responses"]), path
+            challenge = op["responses"]["401"]["headers"]["WWW-Authenticate"]
+            assert challenge["schema"] == {"type": "string"}
+            account = [p for p in op.get("parameters", []) if p["name"] == "account_id"]
+            assert all(not p["required"] for p in account), path
+        else:
+            assert "security" not in op, path
+            assert "401" not in op["responses"], path
+    assert {"MISSING_TOKEN", "INVALID_TOKEN", "ACCOUNT_MISMATCH"} <= set(
+        DOCUMENT["components"]["schemas"]["Error"]["properties"]["reason"]["enum"]
+    )

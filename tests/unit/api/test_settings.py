@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from api.settings import ApiSettings
+from api.settings import ApiSettings, AuthMode, JwtAlgorithm
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +51,64 @@ def test_environment_round_trip() -> None:
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ApiSettings.from_env({f"THREADWEAVER_API_{name}": value})
+
+
+def test_auth_defaults_to_jwt_hs256_without_a_key() -> None:
+    auth = ApiSettings.from_env({}).auth
+    assert (auth.mode, auth.algorithm, auth.key) == (AuthMode.JWT, JwtAlgorithm.HS256, None)
+    assert (auth.issuer, auth.audience, auth.leeway_s) == (None, None, 30.0)
+
+
+def test_auth_environment_round_trip_and_the_key_never_shows(tmp_path: Path) -> None:
+    secret = "s3cret-" * 8
+    env = {
+        "THREADWEAVER_API_AUTH_MODE": "JWT",
+        "THREADWEAVER_API_JWT_ALGORITHM": "hs256",
+        "THREADWEAVER_API_JWT_KEY": secret,
+        "THREADWEAVER_API_JWT_ISSUER": "https://id.example",
+        "THREADWEAVER_API_JWT_AUDIENCE": "threadweaver",
+        "THREADWEAVER_API_JWT_LEEWAY_S": "5",
+    }
+    settings = ApiSettings.from_env(env)
+    auth = settings.auth
+    assert auth.key is not None
+    assert auth.key.value == secret
+    assert (auth.issuer, auth.audience, auth.leeway_s) == ("https://id.example", "threadweaver", 5)
+    assert ApiSettings.from_env(settings.to_env()) == settings
+    assert secret not in repr(settings)
+    assert secret not in str(auth.key)
+    assert secret not in f"{auth.key}"
+
+    # From a file (a mounted Secret): passed on as the file, trailing newline dropped.
+    key_file = tmp_path / "jwt.key"
+    key_file.write_text(secret + "\n")
+    from_file = ApiSettings.from_env({"THREADWEAVER_API_JWT_KEY_FILE": str(key_file)})
+    assert from_file.auth.key == auth.key
+    assert from_file.auth.key_env == "THREADWEAVER_API_JWT_KEY_FILE"
+    assert secret not in "".join(from_file.to_env().values())
+    assert ApiSettings.from_env(from_file.to_env()) == from_file
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AUTH_MODE": "off"}, "THREADWEAVER_API_AUTH_MODE must be jwt or disabled"),
+        ({"JWT_ALGORITHM": "none"}, "THREADWEAVER_API_JWT_ALGORITHM must be HS256 or RS256"),
+        ({"JWT_ALGORITHM": "HS512"}, "THREADWEAVER_API_JWT_ALGORITHM must be HS256 or RS256"),
+        ({"JWT_ALGORITHM": "HS256,RS256"}, "must be HS256 or RS256"),
+        ({"JWT_LEEWAY_S": "3600"}, "THREADWEAVER_API_JWT_LEEWAY_S must be <= 300"),
+        ({"JWT_LEEWAY_S": "-1"}, "THREADWEAVER_API_JWT_LEEWAY_S must be >= 0"),
+        ({"JWT_KEY": "k" * 40, "JWT_KEY_FILE": "/x"}, "set only one of THREADWEAVER_API_JWT_KEY"),
+        ({"JWT_KEY_FILE": "/no/such/file"}, "THREADWEAVER_API_JWT_KEY_FILE: cannot read"),
+    ],
+)
+def test_bad_auth_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ApiSettings.from_env({f"THREADWEAVER_API_{k}": v for k, v in env.items()})
+
+
+def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match=r"THREADWEAVER_API_JWT_KEY_FILE: .* is empty"):
+        ApiSettings.from_env({"THREADWEAVER_API_JWT_KEY_FILE": str(empty)})
