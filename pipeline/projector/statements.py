@@ -10,7 +10,7 @@ keep their order. Upserts on natural keys make a statement's effect the same as 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, assert_never
+from typing import NamedTuple, assert_never, cast
 
 from pipeline.domain.events import (
     AdministratorIdsJoined,
@@ -85,6 +85,24 @@ UPSERT_MESSAGE = """
 INSERT INTO messages (thread_id, id, sender_id, text, reply_message_id, to_account_ids,
                       created_at, removed_at, removed_by)
 VALUES ($1, $2, $3, $4, $5, $6::text[], $7, NULL, NULL)
+ON CONFLICT (thread_id, id) DO UPDATE SET
+    sender_id = EXCLUDED.sender_id, text = EXCLUDED.text,
+    reply_message_id = EXCLUDED.reply_message_id, to_account_ids = EXCLUDED.to_account_ids,
+    created_at = EXCLUDED.created_at, removed_at = NULL, removed_by = NULL
+"""
+# UPSERT_MESSAGE for many rows in one statement: a step holds at most one statement per
+# thread, so no row is upserted twice by it. Recipient lists are ragged, which unnest cannot
+# take as a 2-D array: they travel comma-joined (ULIDs hold no comma; a list that does falls
+# back to UPSERT_MESSAGE per row). One statement instead of one execution per message cut
+# PostgreSQL's share of a projector batch (issue 7).
+UPSERT_MESSAGES = """
+INSERT INTO messages (thread_id, id, sender_id, text, reply_message_id, to_account_ids,
+                      created_at, removed_at, removed_by)
+SELECT v.thread_id, v.id, v.sender_id, v.text, v.reply_message_id,
+       string_to_array(v.to_account_ids, ','), v.created_at, NULL, NULL
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[])
+     AS v(thread_id, id, sender_id, text, reply_message_id, to_account_ids, created_at)
 ON CONFLICT (thread_id, id) DO UPDATE SET
     sender_id = EXCLUDED.sender_id, text = EXCLUDED.text,
     reply_message_id = EXCLUDED.reply_message_id, to_account_ids = EXCLUDED.to_account_ids,
@@ -201,8 +219,20 @@ def schedule(per_thread: Sequence[Sequence[Statement]]) -> list[Step]:
             if k < len(statements):
                 sql, args = statements[k]
                 groups.setdefault(sql, []).append(args)
-        steps.extend(Step(sql, args) for sql, args in groups.items())
+        steps.extend(_columnar(Step(sql, args)) for sql, args in groups.items())
     return steps
+
+
+def _columnar(step: Step) -> Step:
+    """Many rows of UPSERT_MESSAGE as one UPSERT_MESSAGES statement, when they can travel."""
+    if step.sql != UPSERT_MESSAGE or len(step.args) < 2:
+        return step
+    recipients = [cast(list[str], args[5]) for args in step.args]
+    if any("," in account for accounts in recipients for account in accounts):
+        return step
+    columns = [list(column) for column in zip(*step.args, strict=True)]
+    columns[5] = [",".join(accounts) for accounts in recipients]
+    return Step(UPSERT_MESSAGES, [tuple(columns)])
 
 
 def _park_args(park: Park) -> tuple[object, ...]:

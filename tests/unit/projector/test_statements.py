@@ -28,6 +28,7 @@ from pipeline.projector.statements import (
     PARK_THREAD,
     RECORD_EVENTS,
     UPSERT_MESSAGE,
+    UPSERT_MESSAGES,
     UPSERT_THREAD,
     Statement,
     Step,
@@ -163,3 +164,27 @@ def test_write_steps_of_skips_only_write_nothing() -> None:
     plan = plan_thread(THREAD, items([created]), StoredThread(version=1), {})
     assert [v.outcome.value for v in plan.verdicts] == ["conflict"]
     assert write_steps([plan]) == []
+
+
+def test_messages_of_many_threads_are_upserted_by_one_columnar_statement() -> None:
+    added = BODIES[MessagesAdded]
+    other = ulid(50)
+    steps = schedule([event_statements(event(added)), event_statements(event(added, thread=other))])
+    # Two messages per thread: two steps, each one statement carrying both threads' rows.
+    assert [s.sql for s in steps] == [UPSERT_MESSAGES, UPSERT_MESSAGES]
+    assert [len(s.args) for s in steps] == [1, 1]
+    assert placeholders(UPSERT_MESSAGES) == len(steps[0].args[0])
+    threads, ids, _senders, texts, replies, recipients, _at = steps[1].args[0]
+    assert threads == [THREAD, other]
+    assert ids == [ulid(3), ulid(3)]
+    assert texts == ["re\ufffd", "re\ufffd"]
+    assert replies == [ulid(2), ulid(2)]
+    assert recipients == [f"{BOB},{CAROL}", f"{BOB},{CAROL}"]
+    first = steps[0].args[0]
+    assert first[5] == ["", ""]  # no recipients: string_to_array('', ',') is '{}'
+
+
+def test_recipients_that_cannot_travel_comma_joined_keep_one_row_per_statement() -> None:
+    odd = MessagesAdded((AddedMessage(ulid(2), "hi", None, ("a,b",)),))
+    steps = schedule([event_statements(event(odd)), event_statements(event(odd, thread=ulid(50)))])
+    assert [(s.sql, len(s.args)) for s in steps] == [(UPSERT_MESSAGE, 2)]
