@@ -7,6 +7,8 @@ partition would give its thread a second writer.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _M = 0x5BD1E995
 _SEED = 0x9747B28C
 _MASK = 0xFFFFFFFF
@@ -38,6 +40,9 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+# Pure Python murmur2 costs ~10 us; the worker checks every command's partition and a
+# thread's commands repeat its id, so recent answers are remembered.
+@lru_cache(maxsize=65_536)
 def partition_for(key: bytes | str, partitions: int) -> int:
     raw = key.encode() if isinstance(key, str) else key
     # Java: toPositive(murmur2(key)) % numPartitions, toPositive = value & 0x7fffffff.
