@@ -14,5 +14,8 @@ MESSAGE_IDS_PER_COMMAND_MAX = 1000
 # 1 MB record limit and DynamoDB's 400 KB item limit, so an accepted command can always be
 # appended and mirrored (a record the broker refuses would stop its partition).
 MESSAGES_TEXT_BYTES_MAX = 256 * 1024
+# The recipients of one AddMessages, all messages together: 100 messages x 1,000 recipients
+# would make a 2.7 MB event. With this bound and the texts', an event stays under ~300 KB.
+RECIPIENTS_PER_COMMAND_MAX = 1000
 # How many accepted command ids a thread remembers to answer retries with the original reply.
 RECENT_COMMANDS_MAX = 512

@@ -102,6 +102,15 @@ def _body_problems(command: Command) -> Iterator[Problem]:
                     "messages",
                     f"texts must total at most {limits.MESSAGES_TEXT_BYTES_MAX} bytes (UTF-8)",
                 )
+            recipients = sum(
+                len(m.to_account_ids) for m in body.messages if isinstance(m.to_account_ids, tuple)
+            )
+            if recipients > limits.RECIPIENTS_PER_COMMAND_MAX:
+                yield Problem(
+                    "messages",
+                    f"to_account_ids must total at most {limits.RECIPIENTS_PER_COMMAND_MAX} "
+                    "recipients over all messages",
+                )
             seen: set[str] = set()
             for index, message in enumerate(body.messages):
                 prefix = f"messages[{index}]"

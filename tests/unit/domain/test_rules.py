@@ -272,6 +272,29 @@ def test_the_texts_of_one_command_are_bounded_in_bytes() -> None:
     assert "messages: texts must total" in rejected(decision, R.INVALID_COMMAND).message
 
 
+def test_the_recipients_of_one_command_are_bounded_in_total() -> None:
+    # 100 messages x 1,000 recipients would make a 2.7 MB event (DynamoDB items stop at 400 KB).
+    agg = created()
+    members = tuple(ulid() for _ in range(limits.RECIPIENTS_PER_COMMAND_MAX))
+    accepted(agg.handle(command(JoinMemberIds(members))))
+    half = limits.RECIPIENTS_PER_COMMAND_MAX // 2
+    ok = AddMessages(
+        (
+            NewMessage(ulid(), "a", to_account_ids=members[:half]),
+            NewMessage(ulid(), "b", to_account_ids=members[half:]),
+        )
+    )
+    accepted(agg.handle(command(ok, sender=BOB)))
+    too_many = AddMessages(
+        (
+            NewMessage(ulid(), "a", to_account_ids=members[: half + 1]),
+            NewMessage(ulid(), "b", to_account_ids=members[half:]),
+        )
+    )
+    decision = agg.handle(command(too_many, sender=BOB))
+    assert "to_account_ids must total" in rejected(decision, R.INVALID_COMMAND).message
+
+
 def test_reply_target_must_exist_in_the_thread() -> None:
     agg = created()
     rejected(post(agg, BOB, reply_message_id=ulid())[0], R.REPLY_TARGET_NOT_FOUND)

@@ -1,0 +1,143 @@
+"""Records at the size limits do not stop the worker (found by tests/fuzz): a command whose
+ids are huge got a reply larger than a Kafka record, and a record a client could just write
+got a dead letter larger than one; either failed to produce, and the worker stopped on the
+same record after every restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.client import SyncCommandClient
+from pipeline.client.commands import CommandFactory, new_id
+from pipeline.codec import CodecError, decode_reply, encode_command
+from pipeline.domain import NewMessage, RejectionReason, limits
+from pipeline.kafka.partitioner import partition_for
+from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.settings import Settings
+from pipeline.worker.handling import shown
+from pipeline.worker.records import DLQ_REASON_HEADER, DLQ_SOURCE_HEADERS
+from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since
+from tests.support.processes import Component, worker
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 60.0
+# librdkafka's default message.max.bytes bounds key + value + headers + 36 bytes of framing.
+CLIENT_RECORD_MAX = 1_000_000
+FRAMING = 36
+f = CommandFactory()
+
+
+@pytest.fixture(scope="module")
+def running_worker(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Component]:
+    settings: Settings = stack.settings()
+    component = worker(settings, Path(tmp_path_factory.mktemp("limits-worker")))
+    component.start()
+    yield component
+    assert component.alive(), component.log_tail()
+    assert component.stop() == 0, component.log_tail()
+
+
+def test_huge_ids_and_records_at_the_limit_are_dead_lettered(
+    stack: Any, running_worker: Component
+) -> None:
+    settings: Settings = stack.settings()
+    bootstrap, topics, partitions = settings.bootstrap_servers, settings.topics, settings.partitions
+    template = f.create_thread(new_id(), "limits")
+    huge_ids = replace(template, command_id="c" * 450_000, thread_id="t" * 450_000)
+    huge_thread = replace(template, command_id=new_id(), thread_id="m" * 450_000)
+    right = partition_for(huge_ids.thread_id, partitions)
+    wrong = (partition_for(huge_thread.thread_id, partitions) + 1) % partitions
+    at_limit = b"\xc3\x01" + b"\x00" * (CLIENT_RECORD_MAX - FRAMING - 26 - 2)
+    records = {
+        "INVALID_COMMAND": Outgoing(encode_command(huge_ids), None, right),
+        "MISROUTED": Outgoing(encode_command(huge_thread), None, wrong),
+        "UNDECODABLE": Outgoing(at_limit, new_id().encode(), 0),
+    }
+    since = {
+        t: end_offsets(bootstrap, t, partitions) for t in (topics.replies, topics.commands_dlq)
+    }
+    delivered = produce_all(bootstrap, topics.commands, list(records.values()))
+    placed = dict(zip(records, delivered, strict=True))
+
+    with SyncCommandClient(settings) as client:
+        for partition in range(partitions):
+            thread = next(
+                t for t in iter(new_id, None) if partition_for(t, partitions) == partition
+            )
+            reply = client.send(f.create_thread(new_id(), "after", thread_id=thread), TIMEOUT)
+            assert isinstance(reply, CommandAccepted), reply
+    assert running_worker.alive(), running_worker.log_tail()
+
+    topic_h, partition_h, offset_h = DLQ_SOURCE_HEADERS
+    dead = {
+        (int(r.headers[partition_h]), int(r.headers[offset_h])): r
+        for r in read_since(bootstrap, topics.commands_dlq, partitions, since[topics.commands_dlq])
+        if r.headers.get(topic_h) == topics.commands.encode()
+    }
+    for reason, where in placed.items():
+        assert dead[where].headers[DLQ_REASON_HEADER] == reason.encode()
+        assert dead[where].value == records[reason].value
+
+    replies: dict[str, Reply] = {}
+    for record in read_since(bootstrap, topics.replies, partitions, since[topics.replies]):
+        try:
+            reply = decode_reply(record.value)
+        except CodecError:
+            continue
+        replies[reply.command_id] = reply
+    for command in (huge_ids, huge_thread):
+        reply = replies[shown(command.command_id)]
+        assert isinstance(reply, CommandRejected), reply
+        assert reply.reason is RejectionReason.INVALID_COMMAND
+        assert reply.thread_id == shown(command.thread_id)
+
+
+def test_an_accepted_command_at_the_limit_appends_its_event(
+    stack: Any, running_worker: Component
+) -> None:
+    """The event of a command is a few dozen bytes larger than the command: it must still be
+    appended when the command itself took all a client may write."""
+    settings: Settings = stack.settings()
+    bootstrap, topics, partitions = settings.bootstrap_servers, settings.topics, settings.partitions
+    admin, members = new_id(), [new_id() for _ in range(limits.ACCOUNT_IDS_PER_COMMAND_MAX)]
+    with SyncCommandClient(settings) as client:
+        create = f.create_thread(admin, "crowded", member_ids=members)
+        assert isinstance(client.send(create, TIMEOUT), CommandAccepted)
+        thread = create.thread_id
+        key = thread.encode()
+        budget = CLIENT_RECORD_MAX - FRAMING - len(key)
+        messages = [NewMessage(new_id(), "m", None, tuple(members)) for _ in range(36)]
+        command = f.add_messages(thread, admin, messages)
+        for index in range(len(messages)):  # fill the rest of the budget with text
+            room = budget - len(encode_command(command))
+            text = "x" * min(limits.TEXT_MAX, max(1, room - 4))
+            messages[index] = replace(messages[index], text=text)
+            command = f.add_messages(thread, admin, messages, command_id=command.command_id)
+            if room < limits.TEXT_MAX:
+                break
+        assert budget - 8 <= len(encode_command(command)) <= budget
+        since = end_offsets(bootstrap, topics.replies, partitions)
+        produce_all(
+            bootstrap,
+            topics.commands,
+            [Outgoing(encode_command(command), key, partition_for(thread, partitions))],
+        )
+        after = client.send(f.post(thread, admin, "after"), TIMEOUT)
+    assert isinstance(after, CommandAccepted), after
+    assert after.version == 3
+    assert running_worker.alive(), running_worker.log_tail()
+    replies = [
+        decode_reply(r.value)
+        for r in read_since(bootstrap, topics.replies, partitions, since)
+        if r.key == key
+    ]
+    answers = [r for r in replies if r.command_id == command.command_id]
+    assert len(answers) == 1, answers
+    assert isinstance(answers[0], CommandAccepted), answers[0]
+    assert answers[0].version == 2
