@@ -50,8 +50,11 @@ class CommandRecord:
 
     def dead_letter_headers(self, reason: str, error: str) -> list[tuple[str, bytes]]:
         topic_h, partition_h, offset_h = DLQ_SOURCE_HEADERS
+        # The record's own headers, minus any that pose as ours: a producer must not be able
+        # to forge a dead letter's reason or source.
+        reserved = {DLQ_REASON_HEADER, DLQ_ERROR_HEADER, *DLQ_SOURCE_HEADERS}
         return [
-            *self.headers,
+            *((name, value) for name, value in self.headers if name not in reserved),
             (DLQ_REASON_HEADER, reason.encode()),
             (DLQ_ERROR_HEADER, error.encode()[:DLQ_ERROR_MAX_BYTES]),
             (topic_h, self.topic.encode()),

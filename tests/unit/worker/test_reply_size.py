@@ -19,6 +19,7 @@ from pipeline.worker.handling import (
     reply_for,
     shown,
 )
+from pipeline.worker.records import CommandRecord
 from tests.support.builders import command, create, ulid
 
 pytestmark = pytest.mark.unit
@@ -59,3 +60,26 @@ def test_ulids_and_short_texts_are_shown_whole() -> None:
     reply = reply_for(valid, decide(None, valid, context_for(0, 1)))
     assert (reply.command_id, reply.thread_id) == (valid.command_id, thread)
     assert shown("x" * REPLY_ID_MAX_CHARS) == "x" * REPLY_ID_MAX_CHARS
+
+
+def test_a_dead_letter_carries_only_the_workers_own_reason_and_source() -> None:
+    forged = CommandRecord(
+        topic="threadweaver.thread-commands",
+        partition=2,
+        offset=41,
+        timestamp_ms=0,
+        key=b"k",
+        value=b"v",
+        headers=(
+            ("threadweaver-dlq-reason", b"FORGED"),
+            ("threadweaver-source-offset", b"999"),
+            ("trace-id", b"abc"),
+        ),
+    )
+    headers = forged.dead_letter_headers("UNDECODABLE", "bad bytes")
+    names = [name for name, _ in headers]
+    assert names.count("threadweaver-dlq-reason") == 1
+    assert names.count("threadweaver-source-offset") == 1
+    assert dict(headers)["threadweaver-dlq-reason"] == b"UNDECODABLE"
+    assert dict(headers)["threadweaver-source-offset"] == b"41"
+    assert ("trace-id", b"abc") in headers
