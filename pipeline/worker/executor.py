@@ -31,7 +31,7 @@ CACHE_MAX = 20_000
 # Thread states reach RocksDB at most this often (and at revocation and shutdown), not after
 # every batch: storing re-serialises each touched thread, the largest cost in the profile.
 # A crash loses only unstored folds; catch-up re-folds them from the journal, the truth.
-STORE_INTERVAL_S = 1.0
+STORE_INTERVAL_S = 5.0
 STORE_MAX_DIRTY = 20_000
 
 
