@@ -12,7 +12,7 @@ DATA_DIR ?= .data
 # bench/ joins once it has code (git keeps no empty folders).
 LINT_PATHS := pipeline api tests $(wildcard bench)
 
-.PHONY: run test venv tools deploy-check lint typecheck unit integration e2e stack-up stack-down clean
+.PHONY: run test venv tools deploy-check lint typecheck unit integration e2e chaos stack-up stack-down bench clean
 
 # Re-install only when the declared dependencies change.
 $(STAMP): pyproject.toml requirements.lock
@@ -55,6 +55,19 @@ integration: venv
 e2e: venv
 	$(BIN)/pytest -m e2e
 
+# The long fault runs: the whole system under SIGKILLs with more commands, threads and kills
+# than `make test`, and the fuzz suite with more examples. Override the sizes on the command
+# line (make chaos CHAOS_COMMANDS=200000); THREADWEAVER_CHAOS_SEED replays a fault schedule.
+CHAOS_COMMANDS ?= 50000
+CHAOS_THREADS ?= 1000
+CHAOS_KILLS ?= 6
+FUZZ_EXAMPLES ?= 10000
+
+chaos: venv
+	THREADWEAVER_CHAOS_COMMANDS=$(CHAOS_COMMANDS) THREADWEAVER_CHAOS_THREADS=$(CHAOS_THREADS) \
+	THREADWEAVER_CHAOS_KILLS=$(CHAOS_KILLS) THREADWEAVER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	$(BIN)/pytest tests/chaos $(wildcard tests/fuzz)
+
 # Render and validate Dockerfile, docker-compose.yml and k8s/ offline (no cluster needed).
 deploy-check: venv tools
 	$(BIN)/pytest tests/deploy
@@ -64,6 +77,11 @@ stack-up: venv
 
 stack-down: venv
 	$(BIN)/threadweaver stack down --data-dir $(DATA_DIR)
+
+# Every benchmark of bench/ in one run on its own fresh embedded stack (well under 30 min);
+# writes bench/results/latest.{json,md,png}. THREADWEAVER_BENCH_SCALE=0.1: a smoke run.
+bench: venv
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) $(DATA_DIR) .mypy_cache .pytest_cache .ruff_cache

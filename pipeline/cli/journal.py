@@ -29,7 +29,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _client(settings: Settings) -> Any:
     from pipeline.mirror.aws import dynamodb_client  # noqa: PLC0415 - boto3 is slow to import
 
-    return dynamodb_client(settings, sdk_attempts=5)
+    # A Scan page of a large table can take longer than the components' 10 s (moto walks the
+    # whole table for every page); an operator's verify should wait rather than fail.
+    return dynamodb_client(settings, timeout_s=60.0, sdk_attempts=5)
 
 
 def _infra_error(exc: Exception) -> int:

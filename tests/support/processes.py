@@ -60,6 +60,16 @@ class Component:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The process of the latest start (its process group has the same id)."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        """How the latest start ended; None while it runs (or before any start)."""
+        return None if self._proc is None else self._proc.poll()
+
     def kill(self) -> None:
         """SIGKILL: no cleanup, no flush, no goodbye to the consumer group."""
         if self._proc is not None and self._proc.poll() is None:
