@@ -19,7 +19,11 @@ from pipeline.worker.store import ThreadStore, UnreadableStateError
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY = 5_000
+COMMIT_EVERY = 20_000
+# States read or folded during one catch-up stay in memory (up to this many threads): reading
+# a thread back from the store after every commit re-built its whole message history, the
+# largest cost of a rebuild (issue 7's recovery benchmark).
+FOLD_CACHE_MAX = 50_000
 
 
 class Journal(Protocol):
@@ -96,6 +100,7 @@ def _fold_range(  # noqa: PLR0917 - private helper, called twice with keywords-f
     *,
     strict: bool,
 ) -> None:
+    states: dict[str, Thread | None] = {}
     touched: dict[str, Thread] = {}
     pending = 0
     position = start
@@ -108,11 +113,10 @@ def _fold_range(  # noqa: PLR0917 - private helper, called twice with keywords-f
             log.exception("partition %d offset %d: undecodable journal record", partition, offset)
             report.undecodable += 1
             continue
-        state = (
-            touched[event.thread_id]
-            if event.thread_id in touched
-            else store.get(partition, event.thread_id)
-        )
+        if event.thread_id in states:
+            state = states[event.thread_id]
+        else:
+            state = states[event.thread_id] = store.get(partition, event.thread_id)
         new_state, verdict = fold(state, event)
         if verdict is Verdict.GAP:
             if strict:
@@ -127,9 +131,11 @@ def _fold_range(  # noqa: PLR0917 - private helper, called twice with keywords-f
             continue
         report.applied += 1
         if new_state is not None:
-            touched[event.thread_id] = new_state
+            touched[event.thread_id] = states[event.thread_id] = new_state
         pending += 1
         if pending >= COMMIT_EVERY:
             store.commit(partition, touched, position)
             touched, pending = {}, 0
+            if len(states) > FOLD_CACHE_MAX:
+                states.clear()
     store.commit(partition, touched, max(position, end))
