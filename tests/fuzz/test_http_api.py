@@ -3,7 +3,8 @@ auth) + worker + projector processes on the embedded stack.
 
 Every operation of /openapi.json gets generated requests, valid and invalid (schemathesis'
 positive and negative modes); then stateful runs follow the document's links (create a
-thread, act on it, read it back with `min_version`, remove the messages just added). Every
+thread, act on it, read it back with `min_version`, remove the messages just added; run as
+`tests.fuzz.live_chains` says, since a live system does not answer a replay the same). Every
 answer must be documented (status, schema, content type) and none may be a 5xx. Finally,
 no rejected command may have changed anything: one the API refused never reached Kafka, and
 no refused command has an event in the journal.
@@ -28,6 +29,8 @@ from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -45,6 +48,7 @@ from pipeline.settings import Settings
 from pipeline.stack.ports import free_port
 from tests.fuzz.broker import end_offsets, read_since
 from tests.fuzz.generation import examples
+from tests.fuzz.live_chains import Chaining, run_live
 from tests.support.auth import api_auth_env, bearer
 from tests.support.processes import Component, worker
 from tests.support.projector import ReadModel, create_read_model, drop_read_model, projector
@@ -247,9 +251,25 @@ def test_every_operation_answers_as_documented(
 
 
 def test_chained_calls_answer_as_documented(api_schema: OpenApiSchema) -> None:
+    chaining = Chaining()
+
     class Chains(api_schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
             return {"timeout": REQUEST_TIMEOUT_S}
+
+        def step(self, input: StepInput) -> StepOutput:
+            output: StepOutput = super().step(input)
+            linked = input.transition is not None and input.is_applied
+            chaining.step_answered(linked, output.response.status_code)
+            return output
+
+        def call(self, case: Case[Any], **kwargs: Any) -> schemathesis.Response:
+            try:
+                response: schemathesis.Response = super().call(case, **kwargs)
+            except Exception as error:  # no answer (timeout, connection): a failure too
+                chaining.failed(error)
+                raise
+            return response
 
         def after_call(self, response: schemathesis.Response, case: Case[Any]) -> None:
             super().after_call(response, case)
@@ -258,17 +278,24 @@ def test_chained_calls_answer_as_documented(api_schema: OpenApiSchema) -> None:
         def validate_response(
             self, response: schemathesis.Response, case: Case[Any], **kwargs: Any
         ) -> None:
-            case.validate_response(response, checks=CHECKS)
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except FailureGroup as failures:
+                chaining.failed(failures)
+                raise
 
-    Chains.run(
-        settings=hypothesis.settings(
-            max_examples=per_operation(),
-            stateful_step_count=10,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
+        def teardown(self) -> None:
+            chaining.scenario_ended()
+            super().teardown()
+
+    run_live(Chains.run, chaining, scenarios=per_operation(), steps=10)
+    print(
+        f"http fuzz: {chaining.scenarios} chained scenarios, {chaining.linked_steps} calls "
+        f"took a value from an earlier answer, {chaining.linked_successes} of them succeeded; "
+        f"runs abandoned as flaky: {chaining.abandoned or 'none'}"
     )
+    # Create a thread, then act on it: without this, the links were never followed.
+    assert chaining.linked_successes, "no call on a linked resource succeeded"
 
 
 def test_rejected_commands_changed_nothing(system: System) -> None:

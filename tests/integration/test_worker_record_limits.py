@@ -98,46 +98,43 @@ def test_huge_ids_and_records_at_the_limit_are_dead_lettered(
         assert reply.thread_id == shown(command.thread_id)
 
 
-def test_an_accepted_command_at_the_limit_appends_its_event(
+def test_the_largest_command_the_domain_accepts_is_appended_and_fits_a_dynamodb_item(
     stack: Any, running_worker: Component
 ) -> None:
-    """The event of a command is a few dozen bytes larger than the command: it must still be
-    appended when the command itself took all a client may write."""
+    """An accepted command's event is larger than the command; the domain's bounds (texts in
+    bytes, recipients, messages per command) must keep it appendable to Kafka and mirrorable
+    to DynamoDB (400 KB items), or an accepted command would stop a partition later."""
     settings: Settings = stack.settings()
     bootstrap, topics, partitions = settings.bootstrap_servers, settings.topics, settings.partitions
     admin, members = new_id(), [new_id() for _ in range(limits.ACCOUNT_IDS_PER_COMMAND_MAX)]
+    count = limits.MESSAGES_PER_COMMAND_MAX
+    per_message = limits.RECIPIENTS_PER_COMMAND_MAX // count
+    # 4-byte characters: the most UTF-8 bytes per character the texts' budget allows.
+    text = "\U0001f600" * min(limits.TEXT_MAX, limits.MESSAGES_TEXT_BYTES_MAX // (4 * count))
     with SyncCommandClient(settings) as client:
         create = f.create_thread(admin, "crowded", member_ids=members)
         assert isinstance(client.send(create, TIMEOUT), CommandAccepted)
         thread = create.thread_id
-        key = thread.encode()
-        budget = CLIENT_RECORD_MAX - FRAMING - len(key)
-        messages = [NewMessage(new_id(), "m", None, tuple(members)) for _ in range(36)]
-        command = f.add_messages(thread, admin, messages)
-        for index in range(len(messages)):  # fill the rest of the budget with text
-            room = budget - len(encode_command(command))
-            text = "x" * min(limits.TEXT_MAX, max(1, room - 4))
-            messages[index] = replace(messages[index], text=text)
-            command = f.add_messages(thread, admin, messages, command_id=command.command_id)
-            if room < limits.TEXT_MAX:
-                break
-        assert budget - 8 <= len(encode_command(command)) <= budget
-        since = end_offsets(bootstrap, topics.replies, partitions)
-        produce_all(
-            bootstrap,
-            topics.commands,
-            [Outgoing(encode_command(command), key, partition_for(thread, partitions))],
-        )
+        messages = [
+            NewMessage(
+                new_id(), text, None, tuple(members[i * per_message : (i + 1) * per_message])
+            )
+            for i in range(count)
+        ]
+        since = end_offsets(bootstrap, topics.events, partitions)
+        largest = client.send(f.add_messages(thread, admin, messages), TIMEOUT)
+        assert isinstance(largest, CommandAccepted), largest
+        assert largest.version == 2
         after = client.send(f.post(thread, admin, "after"), TIMEOUT)
     assert isinstance(after, CommandAccepted), after
     assert after.version == 3
     assert running_worker.alive(), running_worker.log_tail()
-    replies = [
-        decode_reply(r.value)
-        for r in read_since(bootstrap, topics.replies, partitions, since)
-        if r.key == key
+    appended = [
+        r.value
+        for r in read_since(bootstrap, topics.events, partitions, since)
+        if r.key == thread.encode()
     ]
-    answers = [r for r in replies if r.command_id == command.command_id]
-    assert len(answers) == 1, answers
-    assert isinstance(answers[0], CommandAccepted), answers[0]
-    assert answers[0].version == 2
+    biggest = max(len(value) for value in appended)
+    assert biggest > limits.MESSAGES_TEXT_BYTES_MAX  # the texts really are in it
+    # DynamoDB's item limit is 400 KB, attribute names and metadata included (ADR 0005).
+    assert biggest < 350_000, biggest
