@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The embedded stack's servers that do not come from PyPI: Apache Kafka's jars (Maven) and
+# dynalite (npm), pinned in the repository, installed into the venv.
+SERVERS_STAMP := $(VENV)/.servers-stamp
 # Deployment checks (checkov, kubectl with kustomize) live in their own venv: checkov's
 # dependency tree conflicts with the project's pins. Pinned in requirements-tools.lock.
 TOOLS_VENV ?= .venv-tools
@@ -22,7 +25,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[local,dev,bench]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(SERVERS_STAMP): $(STAMP) pipeline/stack/kafka/pom.xml pipeline/stack/dynalite/package-lock.json
+	$(BIN)/threadweaver stack install
+	touch $(SERVERS_STAMP)
+
+venv: $(STAMP) $(SERVERS_STAMP)
 
 $(TOOLS_STAMP): requirements-tools.lock
 	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)

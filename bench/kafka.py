@@ -2,18 +2,20 @@
 
 They copy the settings that matter from pipeline/kafka/config.py (murmur2 partitioning, an
 idempotent acks=all producer) instead of importing it, so that the bench keeps measuring the
-same thing while the components' client plumbing evolves.
+same thing while the components' client plumbing evolves. Where a partition ends is not
+measured: that comes from the components' own pipeline/kafka/offsets.py.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from pipeline.kafka import offsets
+from pipeline.kafka.security import KafkaConnection
 
 PARTITIONER = "murmur2_random"
 
@@ -42,8 +44,6 @@ def consumer_conf(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, 
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
-        # tansu 0.6 holds an empty fetch for the whole wait (pipeline/kafka/config.py).
-        "fetch.wait.max.ms": 20,
         "fetch.max.bytes": 52_428_800,
         "queued.min.messages": 100_000,
         "log_level": 3,
@@ -69,53 +69,14 @@ def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None
 def end_offsets(
     bootstrap: str, topic: str, partitions: int, timeout: float = 15.0
 ) -> dict[int, int]:
-    """One past the last record of each partition, from the high watermark of a Fetch
-    response: tansu 0.6 answers ListOffsets wrongly after batched produces
-    (pipeline/kafka_offsets.py)."""
-    consumer = Consumer(
-        consumer_conf(
-            bootstrap,
-            f"bench-end-offsets-{uuid.uuid4()}",
-            **{
-                "enable.partition.eof": True,
-                "fetch.wait.max.ms": 100,
-                "max.partition.fetch.bytes": 65_536,
-                "fetch.max.bytes": 1_048_576,
-            },
-        )
+    """One past the last record of each partition (the embedded broker listens in plain TCP)."""
+    return offsets.end_offsets(
+        KafkaConnection.plaintext(bootstrap), topic, range(partitions), timeout
     )
-    ends: dict[int, int] = {}
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        deadline = time.monotonic() + timeout
-        while len(ends) < partitions:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{topic}: no fetch answer from {set(range(partitions)) - set(ends)}"
-                )
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            partition = message.partition()
-            if partition is None or partition in ends:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ends[partition] = int(message.offset() or 0)
-                    continue
-                raise KafkaException(error)
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-            if high >= 0:
-                ends[partition] = int(high)
-                consumer.pause([TopicPartition(topic, partition)])
-    finally:
-        consumer.close()
-    return ends
 
 
-def total(offsets: dict[int, int]) -> int:
-    return sum(offsets.values())
+def total(ends: dict[int, int]) -> int:
+    return sum(ends.values())
 
 
 def start_group_at_end(

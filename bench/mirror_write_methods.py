@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,10 @@ from pipeline.mirror.config import WriteMethod  # noqa: E402
 from pipeline.mirror.records import JournalRecord  # noqa: E402
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
+from pipeline.stack import dynamodb_server  # noqa: E402
 from pipeline.stack.dynamodb import ensure_table_with, load_definition  # noqa: E402
+from pipeline.stack.layout import Layout  # noqa: E402
+from pipeline.stack.process import spawn, stop  # noqa: E402
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
 BATCH = 1_000
@@ -125,27 +126,16 @@ def main() -> int:
         return 0
     port = free_port()
     with tempfile.TemporaryDirectory() as state:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.stack.moto_runner", "--port", str(port),
-             "--state-dir", state, "--region", "eu-west-1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        # The embedded stack's own DynamoDB server, as `stack up` starts it.
+        dynamodb_server.ensure_installed()
+        layout = Layout.of(state)
+        record = spawn(dynamodb_server.spec(layout, port, "eu-west-1"), layout.run)
         try:
-            endpoint = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            endpoint = dynamodb_server.endpoint_url(port)
+            dynamodb_server.wait_ready(endpoint, "eu-west-1", 30.0, record)
             run(endpoint, args.events, concurrencies)
         finally:
-            server.terminate()
-            server.wait(60)
+            stop(record, layout.run)
     return 0
 
 

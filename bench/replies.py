@@ -31,11 +31,7 @@ class ReplyListener:
 
     def start(self) -> None:
         ends = end_offsets(self._bootstrap, self._topic, self._partitions)
-        consumer = Consumer(
-            consumer_conf(
-                self._bootstrap, f"bench-replies-{uuid.uuid4()}", **{"fetch.wait.max.ms": 5}
-            )
-        )
+        consumer = Consumer(consumer_conf(self._bootstrap, f"bench-replies-{uuid.uuid4()}"))
         consumer.assign([TopicPartition(self._topic, p, o) for p, o in sorted(ends.items())])
         self._consumer = consumer
         self._thread.start()

@@ -51,7 +51,7 @@ class System:
     def start(cls, config: BenchConfig) -> System:
         root = Path(tempfile.mkdtemp(prefix="threadweaver-bench-"))
         _let_postgres_in(root)
-        result = up(root / "stack", partitions=config.partitions, broker_storage="memory")
+        result = up(root / "stack", partitions=config.partitions)
         return cls(config, root, result.state.endpoints)
 
     @property
@@ -69,8 +69,6 @@ class System:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.endpoints.env())
-        # Short group timeouts: tansu completes a join after about half the session timeout.
-        env["THREADWEAVER_KAFKA_SESSION_TIMEOUT_S"] = "6"
         env.update(extra)
         return env
 

@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 def allow_postgres_in(path: Path, top: Path) -> None:
     """Let the unprivileged account PostgreSQL runs as (when we are root) reach `path`.
 
-    pytest makes its temporary directories 0700; search permission (o+x, not read) on the
-    ones between `top` and `path` is all PostgreSQL needs. pytest resets its own root
-    directory's mode at the next session.
+    Only where user namespaces are refused (pipeline/stack/postgres.py): PostgreSQL then
+    really runs as that account. pytest makes its temporary directories 0700; search
+    permission (o+x, not read) on the ones between `top` and `path` is all it needs. pytest
+    resets its own root directory's mode at the next session.
     """
-    if os.geteuid() != 0:
+    from pipeline.stack.postgres import user_namespaces_work  # noqa: PLC0415
+
+    if os.geteuid() != 0 or user_namespaces_work():
         return
     for directory in (path, *path.parents):
         directory.chmod(directory.stat().st_mode | stat.S_IXOTH)
@@ -49,8 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     from pipeline.stack import down, up  # noqa: PLC0415 - keeps collection light
 
     data_dir = stack_data_dir(tmp_path_factory, "stack")
-    # memory:// storage: the s3 engine stalled consumers after a rebalance (docs/adr/0004).
-    result = up(data_dir, broker_storage="memory")
+    result = up(data_dir)
     try:
         yield result.state.endpoints
     finally:

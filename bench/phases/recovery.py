@@ -2,14 +2,15 @@
 state of 1,000 threads from a journal of `recovery_events` events.
 
 The journal is synthetic (bench/synthetic.py: gapless, 1,000 events per thread at scale 1)
-and lives on a broker of its own (a second tansu, memory storage), so the measured worker
-folds exactly that journal and not what the other phases wrote. The clock starts when the
-worker process is started; right after, a probe process sends one AddMessages to every
-thread and the clock stops at the last reply. A worker catches a partition up (folds its
-whole journal into RocksDB) before it decides the first command of that partition, so the
-last reply comes after every thread's state was rebuilt; the time includes the process start
-and joining the consumer group, as a restarted pod would see it. The limit is reading the
-same journal with a plain consumer (no decoding, no folding).
+and lives on a broker of its own (a second one-node Apache Kafka, its storage formatted fresh
+in the bench's directory), so the measured worker folds exactly that journal and not what the
+other phases wrote. The clock starts when the worker process is started; right after, a
+probe process sends one AddMessages to every thread and the clock stops at the last reply. A
+worker catches a partition up (folds its whole journal into RocksDB) before it decides the
+first command of that partition, so the last reply comes after every thread's state was
+rebuilt; the time includes the process start and joining the consumer group, as a restarted
+pod would see it. The limit is reading the same journal with a plain consumer (no decoding,
+no folding).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.scrape import total as metric_total
 from pipeline.settings import Topics
 from pipeline.stack import broker
 from pipeline.stack.layout import Layout
-from pipeline.stack.ports import free_port
+from pipeline.stack.ports import free_port, pick_ports
 from pipeline.stack.process import spawn, stop
 
 PHASE = "6 recovery"
@@ -40,11 +41,13 @@ PROBE_TIMEOUT_S = 1200
 @contextmanager
 def second_broker(ctx: Context) -> Iterator[str]:
     layout = Layout.of(ctx.system.root / "recovery-broker")
-    port = free_port()
-    spec = broker.spec(layout, port, broker.MEMORY_STORAGE, None, ctx.system.endpoints.aws_region)
-    record = spawn(spec, layout.run)
+    ports = pick_ports([broker.NAME, broker.CONTROLLER])
+    node = broker.BrokerLayout(layout.kafka)
+    config = broker.BrokerConfig(ports[broker.NAME], ports[broker.CONTROLLER])
+    broker.prepare(node, config)
+    record = spawn(broker.spec(node, layout.log(broker.NAME)), layout.run)
     try:
-        bootstrap = broker.bootstrap(port)
+        bootstrap = config.bootstrap
         broker.wait_ready(bootstrap, 60, record)
         topics = Topics()
         create_topics(
@@ -150,7 +153,7 @@ def run(ctx: Context) -> None:
         if raw["stalled"]:
             ctx.report.errors.append(
                 f"recovery: the broker stopped serving the journal to a plain consumer after "
-                f"{raw['count']} of {raw['wanted']} records (tansu); its rate is of what it read"
+                f"{raw['count']} of {raw['wanted']} records; its rate is of what it read"
             )
         details["journal"] = journal
         details["raw_read"] = {**raw, "records_per_s": raw_rate}

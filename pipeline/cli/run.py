@@ -168,7 +168,8 @@ def _run(args: argparse.Namespace) -> int:
                 _say(line)
             worker_env = {
                 "THREADWEAVER_WORKER_DATA_DIR": str(layout.root / "worker"),
-                # Short group timeouts: tansu completes a join after about half of it.
+                # A component that died without leaving its group (a crash, a kill) keeps its
+                # partitions until its session expires: the broker's least, 6 s, not 10.
                 "THREADWEAVER_KAFKA_SESSION_TIMEOUT_S": "6",
             }
             auth_env, token_for = _api_auth(layout, args.no_auth)

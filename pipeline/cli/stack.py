@@ -57,8 +57,6 @@ def print_started(result: UpResult, data_dir: Path) -> None:
     for line in describe(result):
         _say(line)
     _say(result.provisioned.summary())
-    for note in result.notes:
-        _say(f"NOTE: {note}")
     _say(f'environment for clients: eval "$(threadweaver stack env --data-dir {data_dir})"')
 
 
@@ -71,7 +69,6 @@ def _up(args: argparse.Namespace) -> int:
         result = up(
             data_dir,
             partitions=args.partitions,
-            broker_storage=args.broker_storage,
             echo=_say,
         )
     except StackError as exc:
@@ -81,6 +78,20 @@ def _up(args: argparse.Namespace) -> int:
         _error("interrupted: nothing was left running")
         return 130
     print_started(result, data_dir)
+    return 0
+
+
+def _install(_args: argparse.Namespace) -> int:
+    from pipeline.stack import broker, dynamodb_server  # noqa: PLC0415
+    from pipeline.stack.errors import StackError  # noqa: PLC0415
+
+    try:
+        libs = broker.install(_say)
+        node_modules = dynamodb_server.ensure_installed(_say)
+    except StackError as exc:
+        return _error(str(exc))
+    _say(f"kafka: {libs}")
+    _say(f"dynalite: {node_modules}")
     return 0
 
 
@@ -119,7 +130,7 @@ def _down(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     stack = subparsers.add_parser(
         "stack",
-        help="the embedded local stack (tansu, PostgreSQL, moto)",
+        help="the embedded local stack (Apache Kafka, PostgreSQL, dynalite)",
         description="Start, describe and stop the servers of the embedded local stack.",
     )
     commands = stack.add_subparsers(dest="stack_command", required=True, metavar="COMMAND")
@@ -127,21 +138,23 @@ def register(subparsers: Any) -> None:
     up = commands.add_parser(
         "up",
         help="start the servers (or reuse running ones) and provision them",
-        description="Start tansu, PostgreSQL and moto on free loopback ports, create the "
-        "topics, the DynamoDB table and the SQL schema, and return once all answer. The "
-        "servers keep running after this command exits.",
+        description="Start Apache Kafka (one KRaft node), PostgreSQL and dynalite on free "
+        "loopback ports, create the topics, the DynamoDB table and the SQL schema, and return "
+        "once all answer. The servers keep running after this command exits; their data "
+        "survives stops and crashes, and `up` after a crash brings back whatever died.",
     )
     add_data_dir_argument(up)
     add_partitions_argument(up)
-    up.add_argument(
-        "--broker-storage",
-        choices=("s3", "memory"),
-        default="memory",
-        help="memory (default): fast, lost whenever the broker stops; s3: the broker's log "
-        "lives in moto's S3 and survives restarts, but tansu 0.6 stalls consumers that "
-        "resume inside a record batch (docs/adr/0004)",
-    )
     up.set_defaults(handler=_up)
+
+    install = commands.add_parser(
+        "install",
+        help="resolve the broker's jars (Maven) and the DynamoDB-API server (npm)",
+        description="Put Apache Kafka's jars and dynalite into the venv, pinned by "
+        "pipeline/stack/kafka/pom.xml and pipeline/stack/dynalite/package-lock.json. "
+        "`make` runs it; `stack up` does it too when needed.",
+    )
+    install.set_defaults(handler=_install)
 
     env = commands.add_parser(
         "env",

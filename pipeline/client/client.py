@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 from pipeline.codec import CodecError, decode_reply, encode_command
 from pipeline.domain import Command
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.producer import AsyncProducer
-from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.replies import Reply
 from pipeline.settings import Settings
 from pipeline.worker.records import REPLY_PARTITION_HEADER
@@ -60,11 +60,9 @@ class CommandClient:
         self._loop = asyncio.get_running_loop()
         topic = self._settings.topics.replies
         connection = self._settings.kafka
-        # Start exactly at the end (as a fetch sees it): every reply to a command sent after
-        # start() is read, none before it is.
-        end = await asyncio.to_thread(
-            end_offsets_by_fetch, connection, topic, [self._reply_partition]
-        )
+        # Start exactly at the end: every reply to a command sent after start() is read, none
+        # before it is.
+        end = await asyncio.to_thread(end_offsets, connection, topic, [self._reply_partition])
         consumer = Consumer(consumer_config(connection, REPLIES_GROUP, REPLIES_GROUP))
         consumer.assign([TopicPartition(topic, self._reply_partition, end[self._reply_partition])])
         self._consumer = consumer

@@ -35,7 +35,6 @@ class MirrorSettings:
     request_timeout_s: float
     session_timeout_s: float
     heartbeat_interval_s: float
-    fetch_wait_ms: int
     group_instance_id: str | None
     log_level: str
     # Test-only fault injection (pipeline/mirror/faults.py); never set in deployments.
@@ -77,7 +76,6 @@ class MirrorSettings:
             request_timeout_s=number("REQUEST_TIMEOUT_S", "10", float),
             session_timeout_s=float(env.get(f"{PREFIX}KAFKA_SESSION_TIMEOUT_S", "10")),
             heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
-            fetch_wait_ms=int(env.get(f"{PREFIX}KAFKA_FETCH_WAIT_MS", "20")),
             group_instance_id=get("GROUP_INSTANCE_ID", "") or None,
             log_level=get("LOG_LEVEL", "INFO").upper(),
             faults=get("FAULTS", "") or None,

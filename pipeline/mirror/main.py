@@ -34,7 +34,6 @@ def _consumer(settings: MirrorSettings) -> Consumer:
     overrides: dict[str, object] = {
         "session.timeout.ms": int(settings.session_timeout_s * 1000),
         "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),
-        "fetch.wait.max.ms": settings.fetch_wait_ms,
         # A batch may retry until its deadline: stay in the group meanwhile.
         "max.poll.interval.ms": int(max(300.0, settings.retry_deadline_s + 60.0) * 1000),
     }

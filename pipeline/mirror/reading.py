@@ -1,7 +1,6 @@
 """Read a whole topic, every partition up to its end at the time of the call (for `verify`).
 
-The ends come from Fetch high watermarks (pipeline/kafka_offsets.py): ListOffsets is wrong on
-tansu 0.6. The consumer is assigned, never joins a group and never commits.
+The consumer is assigned, never joins a group and never commits.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from collections.abc import Iterator
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.mirror.records import JournalRecord
 from pipeline.mirror.runner import journal_record
 
@@ -23,7 +22,7 @@ STALL_SECONDS = 60.0
 
 
 def read_topic(connection: KafkaConnection, topic: str, partitions: int) -> Iterator[JournalRecord]:
-    ends = end_offsets_by_fetch(connection, topic, range(partitions))
+    ends = end_offsets(connection, topic, range(partitions))
     remaining = {p for p, end in ends.items() if end > 0}
     if not remaining:
         return

@@ -81,7 +81,7 @@ class MirrorRunner:
             log.warning("offset commit failed (%s): these records will be mirrored again", exc)
             return
         for partition, offset in next_offsets.items():
-            # Cached: the high watermark of the last Fetch (ListOffsets is wrong on tansu).
+            # Cached: the high watermark the last Fetch response carried, no request per batch.
             _low, high = self._consumer.get_watermark_offsets(
                 TopicPartition(self._topic, partition), cached=True
             )

@@ -21,7 +21,6 @@ class ProjectorSettings:
     batch_max: int
     session_timeout_s: float
     heartbeat_interval_s: float
-    fetch_wait_ms: int
     # How often a running projector logs what it did (0 = never).
     log_interval_s: float
 
@@ -50,6 +49,5 @@ class ProjectorSettings:
             batch_max=batch_max,
             session_timeout_s=float(env.get(f"{PREFIX}KAFKA_SESSION_TIMEOUT_S", "10")),
             heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
-            fetch_wait_ms=int(env.get(f"{PREFIX}KAFKA_FETCH_WAIT_MS", "20")),
             log_interval_s=float(get("LOG_INTERVAL_S", "10")),
         )

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.projector.records import JournalRecord
 from pipeline.projector.runner import journal_record
 
@@ -24,8 +24,7 @@ class JournalStalledError(Exception):
 
 
 def journal_ends(connection: KafkaConnection, topic: str, partitions: int) -> dict[int, int]:
-    # ListOffsets is wrong on tansu 0.6 after batched produces (pipeline/kafka_offsets.py).
-    return end_offsets_by_fetch(connection, topic, range(partitions))
+    return end_offsets(connection, topic, range(partitions))
 
 
 class JournalScanner:

@@ -27,6 +27,13 @@ SELECT thread_id, id, sender_id, text, reply_message_id, to_account_ids, created
        removed_at, removed_by
 FROM messages WHERE thread_id = ANY($1::text[])
 """
+# Every thread the read model knows of, in any table: a thread the journal does not have may
+# have left rows anywhere (a journal lost under a kept read model, say).
+ALL_THREAD_IDS = """
+SELECT id AS thread_id FROM threads
+UNION SELECT thread_id FROM thread_events
+UNION SELECT thread_id FROM projector_parked_threads
+"""
 PARKED = """
 SELECT thread_id, reason FROM projector_parked_threads WHERE thread_id = ANY($1::text[])
 """
@@ -82,3 +89,7 @@ async def load_parked(
     conn: asyncpg.Connection, thread_ids: Collection[ThreadId]
 ) -> dict[ThreadId, str]:
     return {row["thread_id"]: row["reason"] for row in await conn.fetch(PARKED, sorted(thread_ids))}
+
+
+async def load_thread_ids(conn: asyncpg.Connection) -> set[ThreadId]:
+    return {ThreadId(row["thread_id"]) for row in await conn.fetch(ALL_THREAD_IDS)}

@@ -108,7 +108,6 @@ class ProjectorRunner:
                 **{
                     "session.timeout.ms": int(s.session_timeout_s * 1000),
                     "heartbeat.interval.ms": int(s.heartbeat_interval_s * 1000),
-                    "fetch.wait.max.ms": s.fetch_wait_ms,
                 },
             )
         )

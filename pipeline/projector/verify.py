@@ -18,7 +18,7 @@ from pipeline.projector.config import ProjectorSettings
 from pipeline.projector.fold import Folded, ThreadView, fold
 from pipeline.projector.journal import JournalScanner, journal_ends
 from pipeline.projector.plan import invalid_envelope
-from pipeline.projector.readback import load_parked, load_views
+from pipeline.projector.readback import load_parked, load_thread_ids, load_views
 from pipeline.projector.runner import connect
 
 # Throw-away groups (assign() only, never committed), under the projector's group prefix so
@@ -139,13 +139,14 @@ async def verify(
 ) -> VerifyReport:
     events = await asyncio.to_thread(read_events, settings, thread_ids, on_total, on_progress)
     folded = fold(events)
-    wanted = (
-        set(thread_ids)
-        if thread_ids is not None
-        else {e.thread_id for e in events if invalid_envelope(e) is None}
-    )
     conn = await connect(settings, "projector-verify")
     try:
+        if thread_ids is not None:
+            wanted = set(thread_ids)
+        else:
+            # Both sides: a thread only the read model has is reported as unexpected.
+            wanted = {e.thread_id for e in events if invalid_envelope(e) is None}
+            wanted |= await load_thread_ids(conn)
         views = await load_views(conn, wanted)
         parked = await load_parked(conn, wanted)
     finally:

@@ -1,4 +1,5 @@
-"""The embedded local stack: tansu, PostgreSQL and moto from PyPI wheels, no containers.
+"""The embedded local stack: Apache Kafka (Maven jars), PostgreSQL (a PyPI wheel) and dynalite
+(npm), real servers on loopback, no containers.
 
 `up`/`down` manage the servers of one data directory (see `pipeline.stack.stack`); importing
 this package starts nothing and connects nowhere.

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.stack.dynamodb_server import client
 from pipeline.stack.errors import StackError
-from pipeline.stack.motoserver import client
 
 
 def load_definition(path: Path, table_name: str) -> dict[str, Any]:

@@ -54,8 +54,14 @@ class Layout:
         return self.postgres / "data"
 
     @property
-    def moto(self) -> Path:
-        return self.root / "moto"
+    def kafka(self) -> Path:
+        """The broker's configuration, formatted storage (its `data` child) and scratch."""
+        return self.root / "kafka"
+
+    @property
+    def dynamodb(self) -> Path:
+        """The DynamoDB-API server's on-disk store."""
+        return self.root / "dynamodb"
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"

@@ -33,15 +33,20 @@ def free_port(host: str = LOOPBACK, exclude: Iterable[int] = ()) -> int:
     raise RuntimeError(f"could not find a free port on {host}")
 
 
-def pick_ports(names: Iterable[str], preferred: dict[str, int] | None = None) -> dict[str, int]:
-    """One distinct free port per name, reusing a preferred (previous) port while it is free."""
+def pick_ports(
+    names: Iterable[str], preferred: dict[str, int] | None = None, taken: Iterable[int] = ()
+) -> dict[str, int]:
+    """One distinct free port per name, reusing a preferred (previous) port while it is free;
+    never one of `taken` (ports of servers that keep running)."""
     chosen: dict[str, int] = {}
+    excluded = set(taken)
     for name in names:
         wanted = (preferred or {}).get(name)
-        if wanted is not None and wanted not in chosen.values() and port_is_free(wanted):
+        if wanted is not None and wanted not in excluded and port_is_free(wanted):
             chosen[name] = wanted
         else:
-            chosen[name] = free_port(exclude=chosen.values())
+            chosen[name] = free_port(exclude=excluded)
+        excluded.add(chosen[name])
     return chosen
 
 

@@ -9,9 +9,11 @@ unprivileged account, give it only the stack's postgres directory, and listen on
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -49,8 +51,31 @@ def bin_dir() -> Path:
     return path
 
 
+@functools.cache
+def user_namespaces_work() -> bool:
+    """Whether `unshare --user` runs here (a container's seccomp profile may forbid it)."""
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["unshare", "--user", "--map-user=65534", "--map-group=65534", "--", "true"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
 def run_as() -> RunAs | None:
-    """The account to run as, or None when we are not root (then we run as ourselves)."""
+    """The identity to run as, or None when we are not root (then we run as ourselves).
+
+    As root, PostgreSQL runs in a user namespace as an unprivileged account that maps back to
+    root, so its cluster can live anywhere root can reach (inside a 0700 /root too) and stays
+    owned by root. Where user namespaces are not allowed, it runs as the account itself, which
+    must then be able to enter every parent of the data dir.
+    """
     if os.geteuid() != 0:
         return None
     wanted = os.environ.get(RUN_AS_ENV)
@@ -61,7 +86,12 @@ def run_as() -> RunAs | None:
             continue
         if entry.pw_uid == 0:
             raise StackError(f"{RUN_AS_ENV}={name} is root; PostgreSQL refuses to run as root")
-        return RunAs(user=name, uid=entry.pw_uid, gid=entry.pw_gid)
+        return RunAs(
+            user=name,
+            uid=entry.pw_uid,
+            gid=entry.pw_gid,
+            namespaced=user_namespaces_work(),
+        )
     tried = wanted or ", ".join(CANDIDATE_ACCOUNTS)
     raise StackError(
         f"running as root, PostgreSQL needs an unprivileged account, and none of ({tried}) "
@@ -90,11 +120,11 @@ def check_reachable(path: Path, who: RunAs) -> None:
             )
 
 
-def _chown_tree(root: Path, who: RunAs) -> None:
-    os.chown(root, who.uid, who.gid)
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid)
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
-            os.chown(Path(dirpath) / name, who.uid, who.gid, follow_symlinks=False)
+            os.chown(Path(dirpath) / name, uid, gid, follow_symlinks=False)
 
 
 def prepare(layout: Layout, who: RunAs | None) -> None:
@@ -102,12 +132,15 @@ def prepare(layout: Layout, who: RunAs | None) -> None:
     layout.postgres.chmod(0o700)
     if who is None:
         return
-    check_reachable(layout.postgres, who)
-    if layout.postgres.stat().st_uid != who.uid or (
-        layout.pgdata.exists() and layout.pgdata.stat().st_uid != who.uid
+    # A namespaced server's files belong to us (root) outside its namespace.
+    owner_uid, owner_gid = (os.geteuid(), os.getegid()) if who.namespaced else (who.uid, who.gid)
+    if not who.namespaced:
+        check_reachable(layout.postgres, who)
+    if layout.postgres.stat().st_uid != owner_uid or (
+        layout.pgdata.exists() and layout.pgdata.stat().st_uid != owner_uid
     ):
-        # A data dir first used as another account (say, before running as root).
-        _chown_tree(layout.postgres, who)
+        # A data dir first used as another identity (say, before user namespaces were used).
+        _chown_tree(layout.postgres, owner_uid, owner_gid)
 
 
 def _env() -> dict[str, str]:
@@ -138,17 +171,15 @@ def initdb_if_needed(layout: Layout, who: RunAs | None) -> bool:
     ]
     with log_path.open("ab") as log:
         result = subprocess.run(
-            argv,
+            argv if who is None else who.wrap(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_env(),
             cwd=layout.postgres,
-            user=None if who is None else who.uid,
-            group=None if who is None else who.gid,
-            extra_groups=None if who is None else [],
             timeout=300,
             check=False,
+            **({} if who is None else who.popen_identity()),
         )
     if result.returncode != 0:
         raise StackError(

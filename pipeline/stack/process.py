@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,37 @@ _HAVE_PROC = Path("/proc/self/stat").exists()
 
 @dataclass(frozen=True, slots=True)
 class RunAs:
-    """An unprivileged account a server must run as (PostgreSQL refuses to run as root)."""
+    """An unprivileged identity a server must run as (PostgreSQL refuses to run as root).
+
+    `namespaced`: the server runs in a user namespace of its own where it is `uid`/`gid`,
+    mapped to our own (root) identity outside. It then believes it is not root while its
+    files stay ours and reachable wherever we can reach them (a clone inside a 0700 /root).
+    Otherwise it really switches to the account, which must be able to reach its files.
+    """
 
     user: str
     uid: int
     gid: int
+    namespaced: bool = False
+
+    def wrap(self, argv: Sequence[str]) -> list[str]:
+        if not self.namespaced:
+            return list(argv)
+        # unshare execs the server: the pid we record is the server's own.
+        return [
+            "unshare",
+            "--user",
+            f"--map-user={self.uid}",
+            f"--map-group={self.gid}",
+            "--",
+            *argv,
+        ]
+
+    def popen_identity(self) -> dict[str, Any]:
+        """The subprocess keywords that switch the account (none for a namespaced server)."""
+        if self.namespaced:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +166,9 @@ def spawn(spec: ProcessSpec, pid_dir: Path) -> ProcessRecord:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
         log.write(f"=== {stamp} threadweaver starts: {' '.join(spec.argv)}\n".encode())
         log.flush()
+        identity = {} if spec.run_as is None else spec.run_as.popen_identity()
         popen = subprocess.Popen(
-            list(spec.argv),
+            list(spec.argv) if spec.run_as is None else spec.run_as.wrap(spec.argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -149,9 +176,7 @@ def spawn(spec: ProcessSpec, pid_dir: Path) -> ProcessRecord:
             env=dict(spec.env),
             start_new_session=True,
             close_fds=True,
-            user=None if spec.run_as is None else spec.run_as.uid,
-            group=None if spec.run_as is None else spec.run_as.gid,
-            extra_groups=None if spec.run_as is None else [],
+            **identity,
         )
     _CHILDREN[popen.pid] = popen
     record = ProcessRecord(

@@ -20,7 +20,7 @@ def wait_until_answers(
 ) -> None:
     """Call `probe` until it returns without raising.
 
-    `what` names the server and the request, e.g. "tansu (Kafka metadata on 127.0.0.1:9092)".
+    `what` names the server and the request, e.g. "Kafka (metadata request on 127.0.0.1:9092)".
     A server that exits while we wait fails at once instead of after the whole timeout.
     """
     log_path = log_path or (record.log_path if record is not None else None)

@@ -1,6 +1,7 @@
 """Start, reuse, describe and stop the embedded stack of one data directory.
 
-`up` leaves three detached servers behind (moto, PostgreSQL, tansu) and records them, with
+`up` leaves three detached servers behind (Apache Kafka, PostgreSQL, the DynamoDB-API server)
+and records them, with
 the endpoints, in DATA_DIR/stack.json; `down` stops exactly those. A second `up` finds the
 stack alive and answering and reuses it; a stack.json whose processes are gone (a reboot, a
 kill) is replaced by a fresh start on the same data, preferring the same ports.
@@ -21,7 +22,7 @@ from typing import Any
 
 from pipeline.kafka.security import KafkaConnection
 from pipeline.settings import Settings
-from pipeline.stack import broker, motoserver, postgres
+from pipeline.stack import broker, dynamodb_server, postgres
 from pipeline.stack.errors import StackError
 from pipeline.stack.layout import Layout
 from pipeline.stack.ports import pick_ports
@@ -36,13 +37,14 @@ from pipeline.stack.process import (
 from pipeline.stack.provision import ProvisionReport, provision
 from pipeline.stack.readiness import wait_until_answers
 
-STATE_FORMAT = 1
-# Servers that use another stop before those they use: the broker writes to moto's S3, and
-# moto saves its snapshot on the way out, so it goes last.
-STOP_ORDER = ("tansu", "postgres", "moto")
+# 2: Apache Kafka and dynalite replaced tansu and moto (a format-1 file names servers of those).
+STATE_FORMAT = 2
+# The broker first: a clean shutdown lets the next start skip log recovery. No server of the
+# stack uses another, so the order only matters for how long the components see errors.
+STOP_ORDER = ("kafka", "postgres", "dynamodb")
 START_TIMEOUT = 60.0
-# Restoring a big snapshot into moto happens before it listens.
-MOTO_RESTORE_TIMEOUT = 600.0
+# Log recovery after a crash reads every unflushed segment: bounded by the data, not by us.
+BROKER_RECOVERY_TIMEOUT = 600.0
 LOCK_TIMEOUT = 600.0
 
 Echo = Callable[[str], None]
@@ -63,12 +65,11 @@ class Endpoints:
     data_dir: Path
     aws_region: str
     dynamodb_table: str
-    broker_storage: str
     pg_external: bool = False
 
     @property
     def kafka(self) -> KafkaConnection:
-        # tansu listens in plain TCP, whatever THREADWEAVER_KAFKA_* the shell may carry.
+        # The embedded node listens in plain TCP, whatever THREADWEAVER_KAFKA_* the shell has.
         return KafkaConnection.plaintext(self.bootstrap_servers)
 
     def settings(self, base: Settings | None = None) -> Settings:
@@ -85,7 +86,7 @@ class Endpoints:
 
     def env(self, base: Settings | None = None) -> dict[str, str]:
         """The variables a component (or a shell) needs to use this stack."""
-        return {**self.settings(base).to_env(), **motoserver.DUMMY_CREDENTIALS}
+        return {**self.settings(base).to_env(), **dynamodb_server.DUMMY_CREDENTIALS}
 
     def to_json(self) -> dict[str, Any]:
         raw = dataclasses.asdict(self)
@@ -102,7 +103,6 @@ class Endpoints:
             data_dir=Path(raw["data_dir"]),
             aws_region=str(raw["aws_region"]),
             dynamodb_table=str(raw["dynamodb_table"]),
-            broker_storage=str(raw["broker_storage"]),
             pg_external=bool(raw.get("pg_external", False)),
         )
 
@@ -146,7 +146,6 @@ class UpResult:
     state: StackState
     reused: bool
     provisioned: ProvisionReport
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,21 +196,38 @@ def _locked(layout: Layout) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _answers(state: StackState, timeout: float) -> bool:
-    endpoints = state.endpoints
-
-    def probe() -> None:
+def _probe(name: str, endpoints: Endpoints) -> None:
+    """Raise unless the server `name` of the stack answers a real request."""
+    if name == broker.NAME:
         broker.metadata_probe(endpoints.bootstrap_servers)
-        motoserver.client(
+    elif name == dynamodb_server.NAME:
+        dynamodb_server.client(
             "dynamodb", endpoints.dynamodb_endpoint, endpoints.aws_region, timeout=2.0
         ).list_tables(Limit=1)
+    elif name == postgres.NAME:
         postgres.select_one(endpoints.pg_dsn)
+    else:
+        raise StackError(f"unknown server {name!r} in stack.json")
 
-    try:
-        wait_until_answers("the running stack", probe, timeout=timeout, interval=0.25)
-    except StackError:
-        return False
-    return True
+
+def _healthy(state: StackState, timeout: float) -> dict[str, ProcessRecord]:
+    """The servers of `state` that run and answer (each given up to `timeout` seconds)."""
+    healthy: dict[str, ProcessRecord] = {}
+    for record in state.processes:
+        if not is_alive(record):
+            continue
+        try:
+            wait_until_answers(
+                record.name,
+                lambda name=record.name: _probe(name, state.endpoints),  # type: ignore[misc]
+                timeout=timeout,
+                record=record,
+                interval=0.25,
+            )
+        except StackError:
+            continue
+        healthy[record.name] = record
+    return healthy
 
 
 def _ordered_for_stop(records: list[ProcessRecord]) -> list[ProcessRecord]:
@@ -271,7 +287,6 @@ def up(
     data_dir: Path | str,
     *,
     partitions: int | None = None,
-    broker_storage: str = "memory",
     timeout: float = START_TIMEOUT,
     echo: Echo = _quiet,
 ) -> UpResult:
@@ -283,7 +298,8 @@ def up(
         except StackError as exc:
             echo(f"ignoring {exc}")
             previous = None
-        if previous is not None and previous.alive() and _answers(previous, timeout=5.0):
+        healthy = _healthy(previous, timeout=5.0) if previous is not None else {}
+        if previous is not None and len(healthy) == len(previous.processes):
             wanted = partitions or previous.endpoints.partitions
             if wanted != previous.endpoints.partitions:
                 raise StackError(
@@ -294,17 +310,24 @@ def up(
             report = provision(previous.endpoints.settings())
             return UpResult(previous, reused=True, provisioned=report)
 
-        leftovers = [r for r in _leftovers(layout, previous) if is_alive(r)]
-        if leftovers:
-            names = ", ".join(sorted({r.name for r in leftovers}))
-            echo(f"stopping what is left of a previous stack ({names})")
-        _stop_records(layout, _leftovers(layout, previous))
+        # What died (a crash, the OOM killer, a reboot) or hangs is started again on its own
+        # data; what still answers keeps running, so its clients keep their connections.
+        keep = healthy
+        kept = {(r.name, r.pid) for r in keep.values()}
+        lost = [r for r in _leftovers(layout, previous) if (r.name, r.pid) not in kept]
+        alive = sorted({r.name for r in lost if is_alive(r)})
+        if alive:
+            echo(f"stopping what does not answer of a previous stack ({', '.join(alive)})")
+        if previous is not None and len(keep) < len(previous.processes):
+            gone = sorted({r.name for r in previous.processes} - set(keep))
+            echo(f"restarting {', '.join(gone)} on its data in {layout.root}")
+        _stop_records(layout, lost)
         layout.state_file.unlink(missing_ok=True)
         return _start(
             layout,
             previous,
+            keep,
             partitions=partitions,
-            broker_storage=broker_storage,
             timeout=timeout,
             echo=echo,
         )
@@ -313,91 +336,106 @@ def up(
 def _start(
     layout: Layout,
     previous: StackState | None,
+    keep: Mapping[str, ProcessRecord],
     *,
     partitions: int | None,
-    broker_storage: str,
     timeout: float,
     echo: Echo,
 ) -> UpResult:
+    """Start every server of the stack that is not in `keep` (those run and answer)."""
     base = Settings.from_env()
     last = _LastStart.read(layout, previous)
     partitions = partitions or last.partitions or base.partitions
     if partitions < 1:
         raise StackError(f"partitions must be >= 1, got {partitions}")
-    storage = broker.storage_url(broker_storage)
-    notes: list[str] = []
-    if not broker.is_durable(storage):
-        notes.append(
-            "broker storage is memory://: topics and records are lost whenever the broker "
-            "stops, while PostgreSQL keeps the read model built from them. tansu 0.6's only "
-            "durable engine here (s3:// on moto) stalls consumers that resume inside a record "
-            "batch (docs/adr/0004-embedded-broker-storage.md), so memory is the default"
-        )
-    else:
-        notes.append(
-            "broker storage is s3:// on moto: durable, but tansu 0.6 stalls consumers that "
-            "resume inside a record batch (docs/adr/0004): the worker can stop making progress "
-            "after a restart or rebalance"
-        )
     external_dsn = base.pg_dsn
-    names = ["moto", "tansu"] if external_dsn else ["moto", "tansu", "postgres"]
-    ports = pick_ports(names, dict(last.ports))
+    names = [dynamodb_server.NAME, broker.NAME, broker.CONTROLLER]
+    if not external_dsn:
+        names.append(postgres.NAME)
+    kept_ports = {
+        name: port
+        for name, port in last.ports.items()
+        if name in keep or (name == broker.CONTROLLER and broker.NAME in keep)
+    }
+    ports = {
+        **kept_ports,
+        **pick_ports(
+            [n for n in names if n not in kept_ports],
+            {n: p for n, p in last.ports.items() if n not in kept_ports},
+            taken=kept_ports.values(),
+        ),
+    }
     region = base.aws_region
-    moto_endpoint = motoserver.endpoint_url(ports["moto"])
+    dynamodb_endpoint = dynamodb_server.endpoint_url(ports[dynamodb_server.NAME])
+    kafka_layout = broker.BrokerLayout(layout.kafka)
+    kafka_config = broker.BrokerConfig(ports[broker.NAME], ports[broker.CONTROLLER])
     started: list[ProcessRecord] = []
-    for directory in (layout.logs, layout.run, layout.moto):
+    records: dict[str, ProcessRecord] = dict(keep)
+    for directory in (layout.logs, layout.run):
         directory.mkdir(parents=True, exist_ok=True)
+    account = previous.postgres_account if previous is not None else None
     try:
-        moto = spawn(motoserver.spec(layout, ports["moto"], region), layout.run)
-        started.append(moto)
-        account: str | None = None
-        pg_record: ProcessRecord | None = None
-        if external_dsn is None:
+        if broker.NAME not in keep:
+            # Installed by `make`; done here too so that `stack up` works from a bare venv.
+            broker.install(echo)
+            broker.prepare(kafka_layout, kafka_config, echo)
+            records[broker.NAME] = spawn(
+                broker.spec(kafka_layout, layout.log(broker.NAME)), layout.run
+            )
+            started.append(records[broker.NAME])
+        if dynamodb_server.NAME not in keep:
+            dynamodb_server.ensure_installed(echo)
+            records[dynamodb_server.NAME] = spawn(
+                dynamodb_server.spec(layout, ports[dynamodb_server.NAME], region), layout.run
+            )
+            started.append(records[dynamodb_server.NAME])
+        if external_dsn is None and postgres.NAME not in keep:
             who = postgres.run_as()
             account = who.user if who else None
             postgres.prepare(layout, who)
             postgres.clear_leftovers(layout)
             if postgres.initdb_if_needed(layout, who):
                 echo(f"created a PostgreSQL cluster in {layout.pgdata}")
-            pg_record = spawn(postgres.spec(layout, ports["postgres"], who), layout.run)
-            started.append(pg_record)
+            records[postgres.NAME] = spawn(
+                postgres.spec(layout, ports[postgres.NAME], who), layout.run
+            )
+            started.append(records[postgres.NAME])
 
-        restoring = (layout.moto / "snapshot" / "manifest.json").exists()
-        motoserver.wait_ready(
-            moto_endpoint, region, MOTO_RESTORE_TIMEOUT if restoring else timeout, moto
-        )
-        if broker.is_durable(storage):
-            motoserver.ensure_bucket(moto_endpoint, region, broker.BUCKET)
-        tansu_spec = broker.spec(layout, ports["tansu"], storage, moto_endpoint, region)
-        tansu = spawn(tansu_spec, layout.run)
-        started.append(tansu)
-        bootstrap = broker.bootstrap(ports["tansu"])
-        broker.wait_ready(bootstrap, timeout, tansu)
-
-        if pg_record is not None:
-            admin_dsn = postgres.dsn(ports["postgres"], "postgres")
-            postgres.wait_ready(admin_dsn, timeout, pg_record)
-            postgres.ensure_database(ports["postgres"])
-            pg_dsn = postgres.dsn(ports["postgres"])
+        if dynamodb_server.NAME not in keep:
+            dynamodb_server.wait_ready(
+                dynamodb_endpoint, region, timeout, records[dynamodb_server.NAME]
+            )
+        if external_dsn is None:
+            if postgres.NAME not in keep:
+                admin_dsn = postgres.dsn(ports[postgres.NAME], "postgres")
+                postgres.wait_ready(admin_dsn, timeout, records[postgres.NAME])
+                postgres.ensure_database(ports[postgres.NAME])
+            pg_dsn = postgres.dsn(ports[postgres.NAME])
         else:
-            assert external_dsn is not None
             pg_dsn = external_dsn
             postgres.wait_ready(pg_dsn, timeout, log_path=None)
+        if broker.NAME not in keep:
+            # After a crash the node first recovers its log: that takes as long as it takes,
+            # and a node that gives up exits (which ends the wait at once).
+            broker.wait_ready(
+                kafka_config.bootstrap,
+                max(timeout, BROKER_RECOVERY_TIMEOUT),
+                records[broker.NAME],
+            )
 
         endpoints = Endpoints(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=kafka_config.bootstrap,
             pg_dsn=pg_dsn,
-            dynamodb_endpoint=moto_endpoint,
+            dynamodb_endpoint=dynamodb_endpoint,
             partitions=partitions,
             data_dir=layout.root,
             aws_region=region,
             dynamodb_table=base.dynamodb_table,
-            broker_storage=storage,
             pg_external=external_dsn is not None,
         )
         state = StackState(
             endpoints=endpoints,
-            processes=tuple(started),
+            processes=tuple(records[name] for name in STOP_ORDER if name in records),
             ports=ports,
             started_at=time.time(),
             postgres_account=account,
@@ -407,11 +445,11 @@ def _start(
         _LastStart.write(layout, ports, partitions)
         report = provision(endpoints.settings(base))
     except BaseException:
-        # Including Ctrl-C: a failed start leaves nothing running.
+        # Including Ctrl-C: a failed start leaves nothing running that it started.
         _stop_records(layout, started)
         layout.state_file.unlink(missing_ok=True)
         raise
-    return UpResult(state, reused=False, provisioned=report, notes=tuple(notes))
+    return UpResult(state, reused=False, provisioned=report)
 
 
 def down(data_dir: Path | str) -> DownResult:
@@ -442,21 +480,16 @@ def describe(result: UpResult) -> list[str]:
         record = by_name.get(name)
         return f"pid {record.pid}, log {record.log_path}" if record else "not started by us"
 
-    durability = (
-        "kept in moto's S3; moto saves it to disk on a clean stop"
-        if broker.is_durable(e.broker_storage)
-        else "in memory only, lost when the broker stops"
-    )
     lines = [
         f"data dir:  {e.data_dir}",
-        f"kafka:     {e.bootstrap_servers}  (tansu, {e.broker_storage}: {durability}; "
-        f"{pid('tansu')})",
+        f"kafka:     {e.bootstrap_servers}  (Apache Kafka {broker.kafka_version()}, one KRaft "
+        f"node; {pid(broker.NAME)})",
         f"postgres:  {e.pg_dsn}  ("
         + ("external server" if e.pg_external else pid("postgres"))
         + (f", runs as {result.state.postgres_account}" if result.state.postgres_account else "")
         + ")",
-        f"dynamodb:  {e.dynamodb_endpoint}  (moto, table {e.dynamodb_table} in {e.aws_region};"
-        f" {pid('moto')})",
+        f"dynamodb:  {e.dynamodb_endpoint}  (dynalite, table {e.dynamodb_table} in "
+        f"{e.aws_region}; {pid(dynamodb_server.NAME)})",
         f"topics:    {e.partitions} partitions each",
     ]
     return lines

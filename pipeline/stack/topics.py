@@ -78,7 +78,7 @@ def _mismatch_error(problems: list[str], partitions: int) -> StackError:
 
 
 def describe_config(admin: AdminClient, topic: str, timeout: float = 10.0) -> dict[str, str]:
-    """The topic's configuration as the broker reports it (tansu lists only values set)."""
+    """The topic's configuration as the broker reports it (defaults included)."""
     futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
     (future,) = futures.values()
     entries = future.result(timeout=timeout)

@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from pipeline.kafka.faust_auth import broker_credentials
@@ -44,7 +43,7 @@ def _report_lag(app: faust.App, records: list[CommandRecord]) -> None:
     last = {(r.topic, r.partition): r.offset for r in records}
     for (topic, partition), offset in last.items():
         try:
-            # aiokafka's highwater comes from the last Fetch response: right even on tansu.
+            # aiokafka's highwater: what the last Fetch response carried, no request of its own.
             high = app.consumer.highwater(TP(topic, partition))
         except Exception:
             continue
@@ -52,27 +51,8 @@ def _report_lag(app: faust.App, records: list[CommandRecord]) -> None:
             metrics.CONSUMER_LAG.labels(str(partition)).set(max(high - offset - 1, 0))
 
 
-def _cap_fetch_wait(fetch_wait_ms: int) -> None:
-    """Faust hard-codes aiokafka's fetch_max_wait_ms=1500. A broker that holds an empty fetch
-    for the whole wait even when records arrive meanwhile (tansu 0.6 does) then adds up to
-    1.5 s to every command; cap it. On Apache Kafka a shorter wait only adds idle polls."""
-    original = faust_aiokafka.aiokafka.AIOKafkaConsumer  # type: ignore[attr-defined]
-    if getattr(original, "_threadweaver_capped", False):
-        return
-
-    class CappedConsumer(original):  # type: ignore[misc, valid-type]
-        _threadweaver_capped = True
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), fetch_wait_ms)
-            super().__init__(*args, **kwargs)
-
-    faust_aiokafka.aiokafka.AIOKafkaConsumer = CappedConsumer  # type: ignore[attr-defined]
-
-
 def build_app(settings: WorkerSettings) -> faust.App:
     base = settings.base
-    _cap_fetch_wait(settings.fetch_wait_ms)
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{base.bootstrap_servers}",

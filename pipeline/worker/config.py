@@ -24,7 +24,6 @@ class WorkerSettings:
     batch_within_s: float
     session_timeout_s: float
     heartbeat_interval_s: float
-    fetch_wait_ms: int
     group_instance_id: str | None
     runtime: str
     group_id: str
@@ -52,11 +51,9 @@ class WorkerSettings:
             batch_within_s=float(get("BATCH_WITHIN_S", "0.005")),
             session_timeout_s=float(env.get(f"{PREFIX}KAFKA_SESSION_TIMEOUT_S", "10")),
             heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
-            fetch_wait_ms=int(env.get(f"{PREFIX}KAFKA_FETCH_WAIT_MS", "20")),
             group_instance_id=get("GROUP_INSTANCE_ID", "") or None,
             runtime=get("RUNTIME", "faust"),
-            # One group per system; tests running both runtimes on one broker use two, since
-            # tansu keeps an emptied group's assignor and refuses another one.
+            # One group per system, whichever runtime its workers run.
             group_id=get("GROUP_ID", "threadweaver-worker"),
             standby_replicas=int(get("STANDBY_REPLICAS", "0")),
             standby_interval_s=float(get("STANDBY_INTERVAL_S", "5")),

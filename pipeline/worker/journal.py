@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 
 # Without progress for this long the broker is considered unavailable: crash and restart.
 STALL_SECONDS = 60.0
@@ -27,9 +27,7 @@ class KafkaJournal:
         self._topic = topic
 
     def end_offset(self, partition: int) -> int:
-        # ListOffsets is wrong on tansu 0.6 after batched produces; a fetch's high watermark
-        # is right on every broker (see docs/adr and tests/integration/test_stack.py).
-        return end_offsets_by_fetch(self._connection, self._topic, [partition])[partition]
+        return end_offsets(self._connection, self._topic, [partition])[partition]
 
     def read(self, partition: int, start: int, end: int) -> Iterator[tuple[int, bytes]]:
         if start >= end:

@@ -54,7 +54,6 @@ class CommandRunner:
         overrides: dict[str, object] = {
             "session.timeout.ms": int(settings.session_timeout_s * 1000),
             "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),
-            "fetch.wait.max.ms": settings.fetch_wait_ms,
         }
         if settings.group_instance_id:
             # Static membership: a restarted pod gets its partitions back without a rebalance.

@@ -1,5 +1,6 @@
-"""The fault scheduler: SIGKILL and restart each process type at random moments of the load,
-and restart (and report) any process that dies on its own.
+"""The fault scheduler: SIGKILL and restart each process type (the components and the stack's
+servers) at random moments of the load, and restart (and report) any process that dies on
+its own.
 
 The schedule is drawn up front from the seeded RNG: which process type, after what share of
 the commands has been acknowledged (so every fault lands during the load whatever the
@@ -14,10 +15,10 @@ import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from tests.chaos.system import BROKER, WORKER, Broker, System
+from tests.chaos.system import SERVER_TYPES, WORKER, StackServers, System
 
 SUPERVISE_EVERY_S = 0.2
 MAX_DOWN_S = 2.0
@@ -33,11 +34,12 @@ class PlannedFault:
     wipe_store: bool = False
 
 
-def plan_faults(rng: random.Random, kills: int, types: tuple[str, ...]) -> list[PlannedFault]:
+def plan_faults(rng: random.Random, kills: Mapping[str, int]) -> list[PlannedFault]:
+    """`kills`: how many SIGKILLs of each process type."""
     faults: list[PlannedFault] = []
-    for process_type in types:
+    for process_type, count in kills.items():
         wiped = process_type != WORKER  # one worker kill loses the worker's store
-        for _ in range(kills):
+        for _ in range(count):
             faults.append(
                 PlannedFault(
                     process_type,
@@ -79,8 +81,7 @@ class FaultScheduler:
     plan: list[PlannedFault]
     progress: Callable[[], int]
     total: int
-    broker: Broker | None
-    broker_skip_reason: str | None
+    servers: StackServers
     events: list[FaultEvent] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic)
@@ -105,8 +106,6 @@ class FaultScheduler:
 
     async def run(self) -> None:
         self._t0 = time.monotonic()
-        if self.broker_skip_reason is not None:
-            self._record(BROKER, "skipped", None, self.broker_skip_reason)
         for fault in self.plan:
             while self.progress() < fault.at_share * self.total and not self._done.is_set():
                 await self._supervise()
@@ -122,9 +121,8 @@ class FaultScheduler:
         await self._supervise()
 
     async def _inject(self, fault: PlannedFault) -> None:
-        if fault.process_type == BROKER:
-            assert self.broker is not None
-            await self._bounce_broker(fault)
+        if fault.process_type in SERVER_TYPES:
+            await self._bounce_server(fault)
             return
         victim = self.system.by_type()[fault.process_type][fault.victim]
         self._busy.add(victim.name)
@@ -144,14 +142,20 @@ class FaultScheduler:
         finally:
             self._busy.discard(victim.name)
 
-    async def _bounce_broker(self, fault: PlannedFault) -> None:
-        assert self.broker is not None
-        pid = self.broker.pid
-        await asyncio.to_thread(self.broker.kill)
-        self._record(BROKER, "SIGKILL", pid)
+    async def _bounce_server(self, fault: PlannedFault) -> None:
+        name = fault.process_type
+        pid = self.servers.pid(name)
+        await asyncio.to_thread(self.servers.kill, name)
+        self._record(name, "SIGKILL", pid)
         await asyncio.sleep(fault.down_s)
-        await asyncio.to_thread(self.broker.start)
-        self._record(BROKER, "restart", self.broker.pid, f"down {fault.down_s:.2f} s")
+        started = time.monotonic()
+        await asyncio.to_thread(self.servers.restart)
+        self._record(
+            name,
+            "restart (stack up)",
+            self.servers.pid(name),
+            f"down {fault.down_s:.2f} s, up in {time.monotonic() - started:.1f} s",
+        )
 
     async def _supervise(self) -> None:
         """What a process supervisor (k8s) does: restart whatever died; we also report it."""
@@ -166,7 +170,7 @@ class FaultScheduler:
 
     def kills_by_type(self, *, under_load: bool = True) -> Counter[str]:
         names = {c.name: t for t, group in self.system.by_type().items() for c in group}
-        names[BROKER] = BROKER
+        names.update({t: t for t in SERVER_TYPES})
         return Counter(
             names[e.process]
             for e in self.events

@@ -11,7 +11,7 @@ import uuid
 from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.kafka.config import consumer_config
-from pipeline.kafka_offsets import end_offsets_by_fetch
+from pipeline.kafka.offsets import end_offsets
 from pipeline.settings import Settings
 from tests.chaos.system import System
 
@@ -33,7 +33,7 @@ def committed(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
 
 
 def ends(settings: Settings, topic: str) -> dict[int, int]:
-    return end_offsets_by_fetch(settings.kafka, topic, range(settings.partitions))
+    return end_offsets(settings.kafka, topic, range(settings.partitions))
 
 
 async def wait_committed(

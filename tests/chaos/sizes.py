@@ -1,8 +1,9 @@
 """How big a chaos run is, from the environment (`make chaos` raises the defaults).
 
 The defaults are the `make test` run: at least 20,000 commands over 500 threads with every
-process type killed at least 3 times. The seed fixes the command mix and the fault
-schedule (which process, after how many acknowledged commands, how long it stays down);
+component and the broker killed at least 3 times, PostgreSQL and the DynamoDB server once.
+The seed fixes the command mix and the fault schedule (which process, after how many
+acknowledged commands, how long it stays down);
 timing on a shared machine is not reproducible, so a replay re-runs the same schedule, not
 the same interleaving.
 """
@@ -15,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PREFIX = "THREADWEAVER_CHAOS_"
-STORAGES = ("session", "s3")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -44,22 +44,18 @@ class ChaosSizes:
     threads: int
     # SIGKILL + restart per process type (worker, mirror, projector, api, broker).
     kills: int
+    # SIGKILL + `stack up` of PostgreSQL and of the DynamoDB server, each.
+    server_kills: int
     seed: int
     # Commands in flight at once (each on its own thread).
     concurrency: int
     # Share of commands sent through the HTTP API instead of the Kafka client.
     http_share: float
-    # "session": the test session's stack (tansu on memory: broker faults are skipped);
-    # "s3": a private stack whose broker stores on s3 (moto), where the broker is restarted.
-    broker: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ChaosSizes:
         env = os.environ if environ is None else environ
         seed_raw = env.get(PREFIX + "SEED", "").strip()
-        broker = env.get(PREFIX + "BROKER", "session").strip() or "session"
-        if broker not in STORAGES:
-            raise ValueError(f"{PREFIX}BROKER must be one of {STORAGES}, got {broker!r}")
         commands = _int(env, "COMMANDS", 20_000, 1)
         threads = _int(env, "THREADS", 500, 1)
         if threads > commands:
@@ -68,18 +64,18 @@ class ChaosSizes:
             commands=commands,
             threads=threads,
             kills=_int(env, "KILLS", 3, 0),
+            server_kills=_int(env, "SERVER_KILLS", 1, 0),
             seed=int(seed_raw) if seed_raw else random.SystemRandom().randrange(2**32),
             concurrency=_int(env, "CONCURRENCY", 160, 1),
             http_share=_float(env, "HTTP_SHARE", 0.3, 0.0, 1.0),
-            broker=broker,
         )
 
     def replay_hint(self) -> str:
         return (
             f"{PREFIX}SEED={self.seed} {PREFIX}COMMANDS={self.commands} "
             f"{PREFIX}THREADS={self.threads} {PREFIX}KILLS={self.kills} "
-            f"{PREFIX}CONCURRENCY={self.concurrency} {PREFIX}HTTP_SHARE={self.http_share} "
-            f"{PREFIX}BROKER={self.broker}"
+            f"{PREFIX}SERVER_KILLS={self.server_kills} "
+            f"{PREFIX}CONCURRENCY={self.concurrency} {PREFIX}HTTP_SHARE={self.http_share}"
         )
 
     def as_json(self) -> dict[str, object]:
@@ -90,5 +86,5 @@ class ChaosSizes:
             "seed": self.seed,
             "concurrency": self.concurrency,
             "http_share": self.http_share,
-            "broker": self.broker,
+            "kills_of_postgres_and_dynamodb": self.server_kills,
         }

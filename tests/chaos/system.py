@@ -1,5 +1,5 @@
 """The whole system as child processes: two workers, the mirror, the projector and the API,
-plus (on a stack whose broker is durable) a handle to kill and restart the broker."""
+plus a handle to kill and restart the servers of its stack (Kafka, PostgreSQL, DynamoDB)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,22 @@ from pathlib import Path
 import httpx
 
 from pipeline.settings import Settings
-from pipeline.stack import broker as tansu
-from pipeline.stack.layout import Layout
+from pipeline.stack import broker, dynamodb_server, postgres
 from pipeline.stack.ports import free_port
-from pipeline.stack.process import ProcessRecord, is_alive, spawn
-from pipeline.stack.stack import read_state
+from pipeline.stack.process import ProcessRecord, is_alive
+from pipeline.stack.stack import read_state, up
 from tests.support.auth import api_auth_env
 from tests.support.processes import Component, worker
 from tests.support.projector import ReadModel, projector
 
 READY_TIMEOUT_S = 90.0
 # Process types, in the order the fault table lists them.
-WORKER, MIRROR, PROJECTOR, API, BROKER = "worker", "mirror", "projector", "api", "broker"
+WORKER, MIRROR, PROJECTOR, API = "worker", "mirror", "projector", "api"
+BROKER, POSTGRES, DYNAMODB = "broker", "postgres", "dynamodb"
 PROCESS_TYPES = (WORKER, MIRROR, PROJECTOR, API)
+SERVER_TYPES = (BROKER, POSTGRES, DYNAMODB)
+# The stack's names for them (stack.json).
+STACK_NAMES = {BROKER: broker.NAME, POSTGRES: postgres.NAME, DYNAMODB: dynamodb_server.NAME}
 
 
 @dataclass
@@ -100,40 +103,29 @@ class System:
 
 
 @dataclass
-class Broker:
-    """The embedded stack's tansu, for a stack this test started itself (durable storage):
-    SIGKILL it and start it again on the same port with the same storage."""
+class StackServers:
+    """The servers of a stack this test started itself: SIGKILL one, and bring it back the
+    way a user would, with `threadweaver stack up` on the same data dir (the recovery path
+    under test: it restarts only what died, on the same port and data)."""
 
     data_dir: Path
-    record: ProcessRecord = field(init=False)
 
-    def __post_init__(self) -> None:
+    def record(self, process_type: str) -> ProcessRecord:
         state = read_state(self.data_dir)
         assert state is not None, f"no stack in {self.data_dir}"
-        self.record = next(p for p in state.processes if p.name == tansu.NAME)
+        name = STACK_NAMES[process_type]
+        return next(p for p in state.processes if p.name == name)
 
-    @property
-    def pid(self) -> int:
-        return self.record.pid
+    def pid(self, process_type: str) -> int:
+        return self.record(process_type).pid
 
-    def kill(self) -> None:
-        os.killpg(self.record.pid, signal.SIGKILL)
+    def kill(self, process_type: str) -> None:
+        record = self.record(process_type)
+        os.killpg(record.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while is_alive(self.record):
-            assert time.monotonic() < deadline, "tansu survived SIGKILL"
+        while is_alive(record):
+            assert time.monotonic() < deadline, f"{record.name} survived SIGKILL"
             time.sleep(0.05)
 
-    def start(self) -> None:
-        state = read_state(self.data_dir)
-        assert state is not None
-        endpoints = state.endpoints
-        layout = Layout.of(self.data_dir)
-        spec = tansu.spec(
-            layout,
-            state.ports[tansu.NAME],
-            endpoints.broker_storage,
-            endpoints.dynamodb_endpoint,  # moto serves S3 and DynamoDB on one endpoint
-            endpoints.aws_region,
-        )
-        self.record = spawn(spec, layout.run)
-        tansu.wait_ready(endpoints.bootstrap_servers, READY_TIMEOUT_S, self.record)
+    def restart(self) -> None:
+        up(self.data_dir)

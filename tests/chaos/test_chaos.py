@@ -1,6 +1,8 @@
-"""Whole-system chaos: real processes (2 workers, the mirror, the projector, the API) under a
-command load through Kafka and HTTP, while a seeded fault scheduler SIGKILLs and restarts
-every process type; afterwards the system must be quiet and every invariant hold.
+"""Whole-system chaos: real processes (2 workers, the mirror, the projector, the API) on a
+stack of their own under a command load through Kafka and HTTP, while a seeded fault
+scheduler SIGKILLs and restarts every process type and every server of the stack (the broker,
+PostgreSQL, the DynamoDB server, brought back by `stack up`); afterwards the system must be
+quiet and every invariant hold.
 
 Sizes and seed: tests/chaos/sizes.py (THREADWEAVER_CHAOS_*). A failing run prints the
 environment that replays its fault schedule. The report (fault schedule + invariants) is
@@ -46,7 +48,14 @@ from tests.chaos.quiesce import wait_committed
 from tests.chaos.report import print_report, write_report
 from tests.chaos.scenario import Scenario
 from tests.chaos.sizes import PREFIX, ChaosSizes
-from tests.chaos.system import BROKER, PROCESS_TYPES, Broker, System
+from tests.chaos.system import (
+    BROKER,
+    DYNAMODB,
+    POSTGRES,
+    PROCESS_TYPES,
+    StackServers,
+    System,
+)
 from tests.chaos.transports import HttpTransport, KafkaTransport
 from tests.conftest import stack_data_dir
 from tests.support.projector import ReadModel, create_read_model, drop_read_model
@@ -71,16 +80,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def endpoints(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Endpoints]:
-    """The session's stack, or (THREADWEAVER_CHAOS_BROKER=s3) a private one whose broker is
-    durable, so that it can be restarted too."""
-    if SIZES.broker == "session":
-        yield request.getfixturevalue("stack")
-        return
-    data_dir = stack_data_dir(tmp_path_factory, "chaos-s3-stack")
-    result = up(data_dir, broker_storage="s3")
+def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """A private stack: its servers are killed, which other tests must not see."""
+    data_dir = stack_data_dir(tmp_path_factory, "chaos-stack")
+    result = up(data_dir)
     try:
         yield result.state.endpoints
     finally:
@@ -167,8 +170,8 @@ async def gather_evidence(
         parked = await load_parked(conn, touched)
     finally:
         await conn.close()
-    # moto walks the whole table for every Scan page: tens of thousands of items take
-    # longer than the 10 s read timeout of `threadweaver journal verify`'s client.
+    # Tens of thousands of items: a Scan page may take longer than the 10 s read timeout of
+    # `threadweaver journal verify`'s client on a machine busy with the rest of the suite.
     dynamodb = dynamodb_client(settings, timeout_s=VERIFY_READ_TIMEOUT_S, sdk_attempts=5)
     mirror = await asyncio.to_thread(verify_mirror, dynamodb, settings)
     folded = fold([event for _record, event in events])
@@ -183,17 +186,6 @@ async def gather_evidence(
         projector=projector,
         exit_codes=exit_codes,
     )
-
-
-def broker_fault(endpoints: Endpoints) -> tuple[Broker | None, str | None]:
-    """The broker to restart, or why it is not restarted."""
-    if endpoints.broker_storage.startswith("memory://"):
-        return None, (
-            f"broker fault skipped: the broker stores in {endpoints.broker_storage}, so a "
-            "restart loses every topic by design (docs/adr/0004-embedded-broker-storage.md); "
-            f"{PREFIX}BROKER=s3 runs this test on a private stack with a durable broker"
-        )
-    return Broker(endpoints.data_dir), None
 
 
 def publish(
@@ -215,13 +207,13 @@ async def test_invariants_hold_under_sigkills(endpoints: Endpoints, tmp_path: Pa
     sizes = SIZES
     print(f"\nchaos: {sizes.as_json()}\nreplay with: {sizes.replay_hint()}")
     settings = endpoints.settings()
-    broker, skip_reason = broker_fault(endpoints)
-    if skip_reason is not None:
-        print(skip_reason)
-    types = PROCESS_TYPES if broker is None else (*PROCESS_TYPES, BROKER)
+    kills = {
+        **dict.fromkeys((*PROCESS_TYPES, BROKER), sizes.kills),
+        **dict.fromkeys((POSTGRES, DYNAMODB), sizes.server_kills),
+    }
     model = create_read_model(settings, "chaos")
     system = System(settings, model, tmp_path / "logs")
-    plan = plan_faults(random.Random(sizes.seed), sizes.kills, types)
+    plan = plan_faults(random.Random(sizes.seed), kills)
     durations: dict[str, float] = {}
     started = time.monotonic()
     stall: str | None = None
@@ -236,7 +228,11 @@ async def test_invariants_hold_under_sigkills(endpoints: Endpoints, tmp_path: Pa
                 settings,
             )
             scheduler = FaultScheduler(
-                system, plan, lambda: load.acknowledged, sizes.commands, broker, skip_reason
+                system,
+                plan,
+                lambda: load.acknowledged,
+                sizes.commands,
+                StackServers(endpoints.data_dir),
             )
             faults = asyncio.create_task(scheduler.run())
 
@@ -277,7 +273,6 @@ async def test_invariants_hold_under_sigkills(endpoints: Endpoints, tmp_path: Pa
         "load": load.ledger.summary(),
         "durations_s": durations,
         "kills_under_load": dict(scheduler.kills_by_type()),
-        "broker_fault": skip_reason or "SIGKILL + restart (durable storage)",
     }
     if stall is not None:
         # A wedged system has nothing meaningful to verify: report the schedule and stop.
@@ -299,7 +294,7 @@ async def test_invariants_hold_under_sigkills(endpoints: Endpoints, tmp_path: Pa
         checks.one_final_reply(load.ledger, evidence),
         checks.bad_input_contained(load.ledger, evidence),
         checks.read_your_writes(load.ledger),
-        checks.faults_survived(scheduler, sizes.kills, evidence, types),
+        checks.faults_survived(scheduler, kills, evidence),
     ]
     report = publish(tmp_path, summary, scheduler, results)
     failed = [c.name for c in results if not c.ok]

@@ -18,7 +18,6 @@ from pipeline.kafka.security_env import (
     SSL_CERTIFICATE_LOCATION,
     SSL_KEY_LOCATION,
 )
-from pipeline.kafka_offsets import END_OFFSETS_GROUP_PREFIX
 from pipeline.mirror.runner import GROUP_ID as MIRROR_GROUP
 from pipeline.projector.config import DEFAULT_GROUP_ID as PROJECTOR_GROUP
 from pipeline.projector.verify import VERIFY_GROUP_PREFIX
@@ -55,7 +54,6 @@ def _assign_only(group: str) -> set[Need]:
 
 
 IDEMPOTENT = {("cluster", "kafka-cluster", "IdempotentWrite")}
-END_OFFSETS = _assign_only(f"{END_OFFSETS_GROUP_PREFIX}3f2a")
 
 
 def component_needs() -> dict[str, set[Need]]:
@@ -70,7 +68,6 @@ def component_needs() -> dict[str, set[Need]]:
         | _produce(t.commands_dlq)
         | _member(worker_group)
         | _assign_only(JOURNAL_READER_GROUP)
-        | END_OFFSETS
         | IDEMPOTENT,
         "mirror": _consume(t.events)
         | _produce(t.events_conflicts)
@@ -81,13 +78,11 @@ def component_needs() -> dict[str, set[Need]]:
         | _produce(t.events_conflicts)
         | _member(PROJECTOR_GROUP)
         | _assign_only(f"{VERIFY_GROUP_PREFIX}9c1d")
-        | END_OFFSETS
         | IDEMPOTENT,
         # The readiness probe lists topics: Describe on the commands topic.
         "api": _produce(t.commands)
         | _consume(t.replies)
         | _assign_only(REPLIES_GROUP)
-        | END_OFFSETS
         | IDEMPOTENT,
     }
 

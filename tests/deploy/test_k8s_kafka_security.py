@@ -123,9 +123,22 @@ def _worker_group_missing(o: list[Manifest]) -> None:
     rules[:] = [r for r in rules if r["resource"].get("name") != "threadweaver-worker"]
 
 
-def _end_offsets_missing(o: list[Manifest]) -> None:
+def _replies_group_missing(o: list[Manifest]) -> None:
     rules = acls(o, "threadweaver-api")
-    rules[:] = [r for r in rules if r["resource"].get("name") != "threadweaver-end-offsets-"]
+    rules[:] = [r for r in rules if r["resource"].get("name") != "threadweaver-client"]
+
+
+def _stale_group_grant(o: list[Manifest]) -> None:
+    acls(o, "threadweaver-worker").append(
+        {
+            "resource": {
+                "type": "group",
+                "name": "threadweaver-end-offsets-",
+                "patternType": "prefix",
+            },
+            "operations": ["Describe"],
+        }
+    )
 
 
 def _idempotence_missing(o: list[Manifest]) -> None:
@@ -169,7 +182,8 @@ def _projector_user_gone(o: list[Manifest]) -> None:
         (client_pod_violations, _scram_password_literal, "password is not the KafkaUser"),
         (client_pod_violations, _projector_user_gone, "no KafkaUser threadweaver-projector"),
         (acl_violations, _worker_group_missing, "Read on group threadweaver-worker not granted"),
-        (acl_violations, _end_offsets_missing, "api: Describe on group threadweaver-end-offsets-"),
+        (acl_violations, _replies_group_missing, "api: Describe on group threadweaver-client not"),
+        (acl_violations, _stale_group_grant, "group threadweaver-end-offsets- is never"),
         (acl_violations, _idempotence_missing, "IdempotentWrite on cluster kafka-cluster not"),
         (acl_violations, _replies_readable_by_worker, "Read on topic threadweaver.thread-replies"),
         (acl_violations, _api_reads_the_journal, "api: Read on topic threadweaver.thread-events"),

@@ -103,8 +103,6 @@ async def test_read_model_equals_fold_after_sigkills(stack: object, tmp_path: Pa
         **{
             **model.env(),
             "THREADWEAVER_PROJECTOR_BATCH_MAX": "40",
-            # A killed member holds its partitions until its session expires: keep it short.
-            "THREADWEAVER_KAFKA_SESSION_TIMEOUT_S": "3",
         },
     )
     producer = JournalProducer(settings.bootstrap_servers, settings.partitions)

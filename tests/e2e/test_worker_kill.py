@@ -110,10 +110,6 @@ async def test_effectively_once_under_sigkill(stack: object, tmp_path: Path, run
     settings: Settings = stack.settings()  # type: ignore[attr-defined]
     rng = random.Random(20261122)
     workers = [worker(settings, tmp_path, f"worker-{i}", runtime) for i in range(2)]
-    if runtime != "faust":
-        # tansu refuses a group's second assignor even once the group is empty.
-        for component in workers:
-            component.env["THREADWEAVER_WORKER_GROUP_ID"] = f"threadweaver-worker-{runtime}"
     for component in workers:
         component.start()
     schedule: list[str] = []

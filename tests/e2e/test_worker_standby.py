@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.client import CommandClient, CommandFactory
 from pipeline.client.commands import new_id
-from pipeline.kafka_offsets import end_offsets_by_fetch
+from pipeline.kafka.offsets import end_offsets
 from pipeline.replies import CommandAccepted
 from pipeline.settings import Settings
 from pipeline.worker.store import ThreadStore
@@ -36,9 +36,7 @@ async def test_each_worker_folds_every_partition_with_standby(
             for n in range(40):  # enough threads to touch every partition
                 reply = await client.send(factory.create_thread(new_id(), f"t{n}"), 120)
                 assert isinstance(reply, CommandAccepted)
-        ends = end_offsets_by_fetch(
-            settings.kafka, settings.topics.events, range(settings.partitions)
-        )
+        ends = end_offsets(settings.kafka, settings.topics.events, range(settings.partitions))
         time.sleep(3)  # a few standby rounds
     finally:
         codes = [component.stop() for component in workers]

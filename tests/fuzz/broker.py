@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from pipeline.kafka import offsets
 from pipeline.kafka.config import producer_config
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 from tests.support.kafka import Record, read_topic
 
 
@@ -58,7 +58,7 @@ def produce_all(
 
 
 def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    return end_offsets_by_fetch(KafkaConnection.plaintext(bootstrap), topic, range(partitions))
+    return offsets.end_offsets(KafkaConnection.plaintext(bootstrap), topic, range(partitions))
 
 
 def read_since(

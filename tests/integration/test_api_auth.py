@@ -30,8 +30,8 @@ from api.schema import Array, Object, String
 from api.settings import AuthMode, AuthSettings, JwtAlgorithm, Secret
 from api.spec import Endpoint
 from pipeline.client.commands import new_id
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.settings import Settings
 from tests.support.api import api_client, api_settings
 from tests.support.auth import bearer, token_for
@@ -145,7 +145,7 @@ async def snapshot(db: asyncpg.Connection) -> dict[str, list[str]]:
 
 
 def commands_end(settings: Settings) -> dict[int, int]:
-    return end_offsets_by_fetch(
+    return end_offsets(
         KafkaConnection.plaintext(settings.bootstrap_servers),
         settings.topics.commands,
         range(settings.partitions),

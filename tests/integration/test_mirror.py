@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.client.commands import new_id
 from pipeline.codec import encode_event
-from pipeline.kafka_offsets import end_offsets_by_fetch
+from pipeline.kafka.offsets import end_offsets
 from pipeline.mirror.aws import dynamodb_client
 from pipeline.mirror.history import query_items
 from pipeline.mirror.runner import GROUP_ID
@@ -77,7 +77,7 @@ def committed(settings: Settings) -> dict[int, int]:
 
 def wait_caught_up(settings: Settings, component: Component) -> None:
     """Until the group's commits reach the journal's end (as it is now)."""
-    ends = end_offsets_by_fetch(settings.kafka, settings.topics.events, range(settings.partitions))
+    ends = end_offsets(settings.kafka, settings.topics.events, range(settings.partitions))
     deadline = time.monotonic() + CATCH_UP_TIMEOUT
     while True:
         positions = committed(settings)

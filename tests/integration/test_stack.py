@@ -25,12 +25,12 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 from pipeline.settings import Settings
 from pipeline.stack import Endpoints, StackError, read_state, running_state
+from pipeline.stack.dynamodb_server import client as aws_client
 from pipeline.stack.migrate import apply_migrations_sync
-from pipeline.stack.motoserver import client as aws_client
 from pipeline.stack.process import ProcessRecord, is_alive
 from pipeline.stack.provision import schemas_dir
 from pipeline.stack.topics import admin_client, describe_config, ensure_topics, topic_specs
@@ -60,7 +60,7 @@ def consumer(bootstrap: str, **overrides: Any) -> Consumer:
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         "group.id": f"test-{uuid.uuid4()}",
-        # tansu takes about half the session timeout to complete a join.
+        # The broker's group.min.session.timeout.ms: a quick takeover where a test needs one.
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
         "auto.offset.reset": "earliest",
@@ -168,7 +168,6 @@ def test_topics_exist_with_one_partition_count_and_their_retention(
     counts = {s.name: len(metadata.topics[s.name].partitions) for s in specs}
     assert counts == {s.name: stack.partitions for s in specs}
 
-    # tansu answers DescribeConfigs with the values set at creation (no broker defaults).
     journal = describe_config(admin, settings.topics.events)
     assert journal["retention.ms"] == "-1"
     assert journal["cleanup.policy"] == "delete"
@@ -286,63 +285,67 @@ def test_env_prints_the_settings_and_dummy_aws_credentials(stack: Endpoints) -> 
     assert Settings.from_env({k: v.strip("'") for k, v in env.items()}).pg_dsn == stack.pg_dsn
 
 
-# --- tansu's ListOffsets bug and its workaround ----------------------------------------------
+# --- Kafka's own answers: ListOffsets and transactions ---------------------------------------
 
 
-def test_tansu_listoffsets_bug_is_still_there(
-    stack: Endpoints, record_property: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Pins tansu 0.6.0's too-small ListOffsets(latest); fails once the broker answers right.
-
-    With the memory engine the answer is the base offset of the last record batch + 1 (as
-    reference/local-stack.md says). With the s3 engine (`--broker-storage s3`) it is the base offset
-    + 1 of an earlier batch and does not catch up with time (measured: batches of 10, 5 and 3
-    records answered 1). Either way it is below the end that Fetch reports.
-    """
-    topic = scratch_topic(stack.bootstrap_servers, partitions=1)
-    batches = (10, 5)
-    for i, size in enumerate(batches):
-        produce_batch(stack.bootstrap_servers, topic, 0, size, f"batch{i}")
-    batch_bases = [sum(batches[:i]) for i in range(len(batches))]
-    true_end = len(consume_all(stack.bootstrap_servers, topic, 0))
-    assert true_end == sum(batches)
-
-    c = consumer(stack.bootstrap_servers)
-    try:
-        _, listed = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)
-    finally:
-        c.close()
-    fetched = end_offsets_by_fetch(stack.kafka, topic, [0])[0]
-
-    if listed == true_end:
-        behaviour = "correct"
-    elif listed == batch_bases[-1] + 1:
-        behaviour = "bug: base offset of the last batch + 1"
-    elif listed - 1 in batch_bases:
-        behaviour = f"bug: base offset of an earlier batch ({listed - 1}) + 1"
-    else:
-        behaviour = f"unexpected: {listed}"
-    record_property("tansu_listoffsets", behaviour)
-    with capsys.disabled():
-        print(
-            f"\ntansu ListOffsets(latest)={listed}, Fetch high watermark={fetched}, "
-            f"true end={true_end}: {behaviour}"
-        )
-    assert fetched == true_end, "the Fetch high watermark is wrong too: the workaround is void"
-    if listed == true_end:
-        pytest.fail("tansu fixed the ListOffsets bug: revisit catch-up workaround")
-    assert behaviour.startswith("bug:"), f"ListOffsets answered {listed}: {behaviour}"
-
-
-def test_end_offsets_by_fetch_returns_the_true_ends(stack: Endpoints) -> None:
+def test_list_offsets_latest_is_the_true_end_after_batched_produces(stack: Endpoints) -> None:
+    """What tansu 0.6 got wrong (the base offset of the last batch + 1) and Kafka gets right;
+    catch-up, the mirror and the projector rely on it."""
     topic = scratch_topic(stack.bootstrap_servers, partitions=3)
     produce_batch(stack.bootstrap_servers, topic, 0, 10, "a")
     produce_batch(stack.bootstrap_servers, topic, 0, 5, "b")
     produce_batch(stack.bootstrap_servers, topic, 1, 1, "c")
     # Partition 2 stays empty.
-    ends = end_offsets_by_fetch(stack.kafka, topic, range(3))
-    assert ends == {0: 15, 1: 1, 2: 0}
-    assert end_offsets_by_fetch(stack.kafka, topic, []) == {}
+    true_ends = {p: len(consume_all(stack.bootstrap_servers, topic, p)) for p in range(3)}
+    assert true_ends == {0: 15, 1: 1, 2: 0}
+    assert end_offsets(stack.kafka, topic, range(3)) == true_ends
+    assert end_offsets(stack.kafka, topic, []) == {}
+    c = consumer(stack.bootstrap_servers)
+    try:
+        _, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)
+    finally:
+        c.close()
+    assert high == 15
+
+
+def test_the_broker_runs_transactions(stack: Endpoints) -> None:
+    """Committed records are visible to a read_committed consumer, aborted ones are not."""
+    topic = scratch_topic(stack.bootstrap_servers, partitions=1)
+    p = producer(stack.bootstrap_servers, **{"transactional.id": f"test-{uuid.uuid4()}"})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(topic, value=b"committed-1", partition=0)
+    p.commit_transaction(30)
+    p.begin_transaction()
+    p.produce(topic, value=b"aborted", partition=0)
+    p.flush(10)  # on the broker's log, then aborted
+    p.abort_transaction(30)
+    p.begin_transaction()
+    p.produce(topic, value=b"committed-2", partition=0)
+    p.commit_transaction(30)
+
+    committed = consume_all_isolated(stack.bootstrap_servers, topic, "read_committed")
+    everything = consume_all_isolated(stack.bootstrap_servers, topic, "read_uncommitted")
+    assert committed == [b"committed-1", b"committed-2"]
+    assert everything == [b"committed-1", b"aborted", b"committed-2"]
+
+
+def consume_all_isolated(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
+    c = consumer(bootstrap, **{"enable.partition.eof": True, "isolation.level": isolation})
+    c.assign([TopicPartition(topic, 0, 0)])
+    values: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            message = c.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                break  # end of partition (past the transaction markers)
+            values.append(message.value() or b"")
+    finally:
+        c.close()
+    return values
 
 
 # --- private stacks: start, stop, restart ----------------------------------------------------
@@ -405,31 +408,22 @@ def test_up_down_restart_and_a_stale_stack(tmp_path_factory: pytest.TempPathFact
     data_dir = stack_data_dir(tmp_path_factory, "lifecycle")
     marker = f"MARKER-{uuid.uuid4().hex}"  # unique, should THREADWEAVER_PG_DSN name a shared DB
     try:
-        first = cli(
-            "stack",
-            "up",
-            "--data-dir",
-            str(data_dir),
-            "--partitions",
-            "2",
-            "--broker-storage",
-            "s3",
-        )
+        first = cli("stack", "up", "--data-dir", str(data_dir), "--partitions", "2")
         assert first.returncode == 0, first.stderr
         state = running_state(data_dir)
         assert state is not None, "the servers did not outlive `stack up`"
-        assert [p.name for p in state.processes] == ["moto", "postgres", "tansu"]
+        assert [p.name for p in state.processes] == ["kafka", "postgres", "dynamodb"]
         assert state.endpoints.partitions == 2
         _write_one_of_each(state.endpoints, marker)
 
         stopped = cli("stack", "down", "--data-dir", str(data_dir))
         assert stopped.returncode == 0, stopped.stderr
-        assert "stopped: tansu, postgres, moto" in stopped.stdout
+        assert "stopped: kafka, postgres, dynamodb" in stopped.stdout
         assert not (data_dir / "stack.json").exists()
         assert_all_gone(state.processes, data_dir)
 
-        # A clean restart keeps everything (moto saved its snapshot) on the same ports.
-        second = cli("stack", "up", "--data-dir", str(data_dir), "--broker-storage", "s3")
+        # A clean restart keeps everything on the same ports.
+        second = cli("stack", "up", "--data-dir", str(data_dir))
         assert second.returncode == 0, second.stderr
         restarted = running_state(data_dir)
         assert restarted is not None
@@ -448,12 +442,12 @@ def test_up_down_restart_and_a_stale_stack(tmp_path_factory: pytest.TempPathFact
         while any(is_alive(r) for r in restarted.processes) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert cli("stack", "env", "--data-dir", str(data_dir)).returncode == 1
-        third = cli("stack", "up", "--data-dir", str(data_dir), "--broker-storage", "s3")
+        third = cli("stack", "up", "--data-dir", str(data_dir))
         assert third.returncode == 0, third.stderr
         recovered = running_state(data_dir)
         assert recovered is not None
         assert {p.pid for p in recovered.processes}.isdisjoint(p.pid for p in restarted.processes)
-        # PostgreSQL is durable; Kafka and DynamoDB come back as of moto's last clean stop.
+        # Every server kept what it acknowledged.
         assert _read_one_of_each(recovered.endpoints, marker) == {
             "kafka": True,
             "dynamodb": True,
@@ -464,6 +458,53 @@ def test_up_down_restart_and_a_stale_stack(tmp_path_factory: pytest.TempPathFact
         assert final.returncode == 0, final.stderr
         assert_all_gone(recovered.processes, data_dir)
         assert "no stack was running" in cli("stack", "down", "--data-dir", str(data_dir)).stdout
+    finally:
+        cli("stack", "down", "--data-dir", str(data_dir))
+
+
+@pytest.mark.slow
+def test_up_in_a_0700_directory_and_recovering_each_killed_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A clone in a directory only its owner may enter (as /root is); then each server is
+    SIGKILLed on its own and `up` restarts just that one, with its data."""
+    private = tmp_path_factory.mktemp("private")
+    data_dir = private / "clone" / ".data"
+    data_dir.mkdir(parents=True)
+    for directory in (private, private / "clone", data_dir):
+        directory.chmod(0o700)
+    marker = f"MARKER-{uuid.uuid4().hex}"
+    try:
+        first = cli("stack", "up", "--data-dir", str(data_dir), "--partitions", "1")
+        assert first.returncode == 0, first.stdout + first.stderr
+        state = running_state(data_dir)
+        assert state is not None
+        _write_one_of_each(state.endpoints, marker)
+        for victim in ("postgres", "dynamodb", "kafka"):
+            before = running_state(data_dir)
+            assert before is not None
+            record = next(r for r in before.processes if r.name == victim)
+            os.killpg(record.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while is_alive(record):
+                assert time.monotonic() < deadline, f"{victim} survived SIGKILL"
+                time.sleep(0.05)
+            again = cli("stack", "up", "--data-dir", str(data_dir))
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert f"restarting {victim}" in again.stdout
+            after = running_state(data_dir)
+            assert after is not None
+            pids = {r.name: r.pid for r in after.processes}
+            assert pids[victim] != record.pid
+            assert {n: p for n, p in pids.items() if n != victim} == {
+                r.name: r.pid for r in before.processes if r.name != victim
+            }
+            assert after.endpoints == before.endpoints
+            assert _read_one_of_each(after.endpoints, marker) == {
+                "kafka": True,
+                "dynamodb": True,
+                "postgres": True,
+            }
     finally:
         cli("stack", "down", "--data-dir", str(data_dir))
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from pipeline.kafka.config import producer_config
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.kafka_offsets import end_offsets_by_fetch
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,12 @@ def produce_raw(
 
 def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list[Record]:
     """Every record of `topic` up to its end at the time of the call."""
-    ends = end_offsets_by_fetch(KafkaConnection.plaintext(bootstrap), topic, range(partitions))
+    ends = end_offsets(KafkaConnection.plaintext(bootstrap), topic, range(partitions))
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": "tests-reader",
             "enable.auto.commit": False,
-            "fetch.wait.max.ms": 20,
         }
     )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])

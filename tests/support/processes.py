@@ -19,7 +19,8 @@ def component_env(settings: Settings, **extra: str) -> dict[str, str]:
     env.update(settings.to_env())
     env.setdefault("AWS_ACCESS_KEY_ID", "testing")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    # Short group timeouts: tansu finishes a join after about half the session timeout.
+    # A SIGKILLed member keeps its partitions until its session expires, and the kill tests
+    # wait for that: the broker's least (group.min.session.timeout.ms, 6 s by default).
     env["THREADWEAVER_KAFKA_SESSION_TIMEOUT_S"] = "6"
     env.update(extra)
     return env

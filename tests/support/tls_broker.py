@@ -1,125 +1,145 @@
-"""A Kafka broker behind mutual TLS, for tests: tansu (plain TCP only) advertising the address
-of a TLS terminator that, like Strimzi's `tls` listener with `authentication: tls`, accepts only
-clients presenting a certificate of the given CA, and remembers who they were."""
+"""A Kafka broker that does mutual TLS itself, for tests: a one-node KRaft Apache Kafka of its
+own whose client listener, like Strimzi's `tls` listener with `authentication: tls`, accepts
+only clients presenting a certificate of the given CA, and authorizes each by its certificate.
+
+Listeners:
+- `SSL` on `ssl_port`, the clients' one: `ssl.client.auth=required`, the server's key and
+  certificate and the trusted CA read from PEM files. A client bootstrapping here only ever
+  gets SSL endpoints back in metadata (Kafka answers with the listener it was asked on).
+- `PLAINTEXT` on `plaintext_port`, the inter-broker listener and the tests' administration
+  door (readiness, ACLs), and `CONTROLLER` for the KRaft quorum.
+
+The KRaft authorizer is on and denies what no ACL allows. A TLS client's principal is Kafka's
+default for SSL, the certificate's full subject (`User:CN=threadweaver-worker`), which is also
+what Strimzi names a KafkaUser of type `tls`. The plaintext listeners' principal,
+`User:ANONYMOUS`, is the super user (the broker talking to itself, and the tests' admin).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import signal
-import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from pipeline.kafka.config import client_config
+from pipeline.kafka.security import KafkaConnection
 from pipeline.stack import broker
-from pipeline.stack.motoserver import server_env
-from pipeline.stack.ports import LOOPBACK, accepts_connections, free_port
-from pipeline.stack.readiness import wait_until_answers
+from pipeline.stack.ports import LOOPBACK, pick_ports
+from pipeline.stack.process import spawn, stop
 from tests.support.certificates import Issued
 
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+SUPER_USER = "User:ANONYMOUS"
+START_TIMEOUT_S = 120.0
 
-@dataclass
-class TlsTerminator:
-    """Mutual TLS on `port`, plain TCP to `upstream`; `principals` are the client certificates'
-    common names, in the order the handshakes completed."""
 
-    server: Issued
-    ca_file: Path
-    upstream: int
-    port: int = field(default_factory=free_port)
-    principals: list[str] = field(default_factory=list)
-    _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
-    _thread: threading.Thread | None = None
+def principal(common_name: str) -> str:
+    """The principal Kafka derives from a certificate issued by tests.support.certificates
+    (a subject of one CN): the RFC 2253 form of the subject."""
+    return f"User:CN={common_name}"
 
-    def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.ca_file))
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_cert_chain(self.server.certificate, self.server.key)
-        return context
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65_536):
-                writer.write(data)
-                await writer.drain()
-        with contextlib.suppress(ConnectionError, OSError):
-            writer.close()
+def write_keystore(server: Issued, path: Path) -> Path:
+    """The broker's key and certificate in one PEM file.
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peercert") or {}
-        for rdn in peer.get("subject", ()):
-            self.principals.extend(value for key, value in rdn if key == "commonName")
-        up_reader, up_writer = await asyncio.open_connection(LOOPBACK, self.upstream)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+    With `ssl.keystore.type=PEM`, `ssl.keystore.location` is one file read both for the
+    private key and for the certificate chain (Kafka's FileBasedPemStore passes the whole file
+    to each), so key and certificate must share it. Kafka decodes the key as PKCS#8 ("BEGIN
+    PRIVATE KEY", as certificates.py writes it; a traditional "BEGIN EC PRIVATE KEY" would not
+    load) and takes it unencrypted when no `ssl.key.password` is set. A file rather than the
+    inline `ssl.keystore.key` / `ssl.keystore.certificate.chain` values keeps multi-line PEM
+    out of server.properties.
+    """
+    path.write_bytes(server.key.read_bytes() + server.certificate.read_bytes())
+    path.chmod(0o600)
+    return path
 
-    def start(self) -> None:
-        started = threading.Event()
 
-        async def serve() -> None:
-            await asyncio.start_server(self._handle, LOOPBACK, self.port, ssl=self._context())
-            started.set()
+@dataclass(frozen=True, slots=True)
+class TlsBroker:
+    ssl_port: int
+    plaintext_port: int
+    log_path: Path
 
-        def run() -> None:
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
+    @property
+    def bootstrap(self) -> str:
+        """The mutual-TLS listener, for the clients under test."""
+        return f"{LOOPBACK}:{self.ssl_port}"
 
-        self._thread = threading.Thread(target=run, name="tls-terminator", daemon=True)
-        self._thread.start()
-        assert started.wait(10), "the TLS terminator did not start"
+    @property
+    def superuser(self) -> KafkaConnection:
+        """The plaintext listener: `User:ANONYMOUS`, allowed everything."""
+        return KafkaConnection.plaintext(f"{LOOPBACK}:{self.plaintext_port}")
 
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(5)
+    def allow(self, who: str, topic_prefix: str, group_prefix: str, timeout: float = 30.0) -> None:
+        """Let `who` do anything on topics and consumer groups named with these prefixes."""
+        admin = AdminClient(client_config(self.superuser, log_level=3))
+        bindings = [
+            AclBinding(
+                kind,
+                prefix,
+                ResourcePatternType.PREFIXED,
+                who,
+                "*",
+                AclOperation.ALL,
+                AclPermissionType.ALLOW,
+            )
+            for kind, prefix in (
+                (ResourceType.TOPIC, topic_prefix),
+                (ResourceType.GROUP, group_prefix),
+            )
+        ]
+        for future in admin.create_acls(bindings, request_timeout=timeout).values():
+            future.result(timeout=timeout)
+
+
+def broker_config(
+    node: TlsBroker, controller_port: int, server: Issued, ca_file: Path, root: Path
+) -> broker.BrokerConfig:
+    ssl = node.bootstrap
+    plaintext = node.superuser.bootstrap_servers
+    overrides = {
+        "listeners": f"SSL://{ssl},PLAINTEXT://{plaintext},"
+        f"CONTROLLER://{LOOPBACK}:{controller_port}",
+        "advertised.listeners": f"SSL://{ssl},PLAINTEXT://{plaintext}",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL",
+        "inter.broker.listener.name": "PLAINTEXT",
+        # Only the SSL listener uses these.
+        "ssl.client.auth": "required",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(write_keystore(server, root / "server.pem")),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(ca_file),
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": SUPER_USER,
+        "allow.everyone.if.no.acl.found": "false",
+    }
+    return broker.BrokerConfig(node.plaintext_port, controller_port, overrides)
 
 
 @contextlib.contextmanager
-def tls_broker(server: Issued, ca_file: Path, log: Path) -> Iterator[TlsTerminator]:
-    """A fresh in-memory tansu reachable only through a mutual-TLS terminator."""
-    upstream = free_port()
-    terminator = TlsTerminator(server, ca_file, upstream)
-    env = server_env()
-    for name in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID"):
-        env.pop(name, None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(broker.binary()),
-                "broker",
-                "--listener-url",
-                f"tcp://{LOOPBACK}:{upstream}",
-                # Clients are sent to the terminator, never to the plain port.
-                "--advertised-listener-url",
-                f"tcp://{LOOPBACK}:{terminator.port}",
-                "--storage-engine",
-                broker.MEMORY_STORAGE,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+def tls_broker(server: Issued, ca_file: Path, root: Path) -> Iterator[TlsBroker]:
+    """A fresh Kafka node under `root` (configuration, data, log), stopped on exit."""
+    broker.install()
+    ports = pick_ports(["ssl", "plaintext", "controller"])
+    node = TlsBroker(ports["ssl"], ports["plaintext"], root / "kafka.log")
+    layout = broker.BrokerLayout(root / "kafka")
+    broker.prepare(layout, broker_config(node, ports["controller"], server, ca_file, root))
+    pid_dir = root / "run"
+    record = spawn(broker.spec(layout, node.log_path), pid_dir)
     try:
-
-        def listening() -> None:
-            if process.poll() is not None:
-                raise RuntimeError(f"tansu exited with {process.returncode}: {log.read_text()}")
-            if not accepts_connections(upstream, LOOPBACK):
-                raise ConnectionRefusedError(f"tansu does not listen on {upstream} yet")
-
-        wait_until_answers("tansu behind TLS", listening, timeout=30)
-        terminator.start()
-        yield terminator
+        # Produce and fetch back over the plaintext listener: the node leads partitions.
+        broker.wait_ready(node.superuser.bootstrap_servers, START_TIMEOUT_S, record)
+        yield node
     finally:
-        terminator.stop()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop(record, pid_dir)
