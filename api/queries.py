@@ -40,6 +40,10 @@ _UNAVAILABLE = (
     asyncpg.InterfaceError,
     asyncpg.OperatorInterventionError,
     asyncpg.InsufficientResourcesError,
+    # A connection that broke under a running statement (the server was killed) can leave
+    # asyncpg's protocol mid-operation: "cannot switch to state 12; another operation (2) is in
+    # progress" (seen in the chaos suite when PostgreSQL is SIGKILLed).
+    asyncpg.InternalClientError,
 )
 
 

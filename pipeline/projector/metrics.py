@@ -28,6 +28,11 @@ DEAD_LETTERS = Counter(
     "Journal records sent to the conflicts topic, by reason.",
     ["reason"],
 )
+RECONNECTS = Counter(
+    "threadweaver_projector_reconnects_total",
+    "Times the projector lost PostgreSQL (or could not reach it) and started over after a "
+    "backoff; its uncommitted batch is read again.",
+)
 COMMIT_FAILURES = Counter(
     "threadweaver_projector_offset_commit_failures_total",
     "Offset commits the broker refused after a batch was written (the batch is read again "

@@ -10,6 +10,7 @@ between batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -31,6 +32,8 @@ from pipeline.projector.records import JournalRecord
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 70
+RECONNECT_START_S = 0.25
+RECONNECT_CAP_S = 5.0
 
 
 def journal_record(message: Message) -> JournalRecord:
@@ -90,6 +93,25 @@ class ProgressLog:
         self._window = BatchReport(outcomes=Counter())
 
 
+def is_connection_loss(exc: BaseException) -> bool:
+    """The database went away or is not accepting connections yet (restart, failover)."""
+    if isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        # A connection broken under a running statement can leave asyncpg's protocol
+        # mid-operation ("cannot switch to state 12"); a new connection is the way out.
+        | asyncpg.InternalClientError,
+    ):
+        return True
+    # asyncpg raises its InterfaceError for a connection closed under a running query.
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+
+
 class ProjectorRunner:
     def __init__(self, settings: ProjectorSettings) -> None:
         self._settings = settings
@@ -113,6 +135,30 @@ class ProjectorRunner:
         )
 
     async def run(self) -> None:
+        """Project until stopped; a lost database connection is waited out, not fatal.
+
+        Nothing of a batch is committed to Kafka before its transaction is, so starting over
+        (a new connection, a new consumer that resumes at the committed offsets) loses
+        nothing and re-applies nothing: re-read records are skipped as re-appends.
+        """
+        delay = RECONNECT_START_S
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._run_connected()
+                return
+            except Exception as exc:
+                if not is_connection_loss(exc):
+                    raise
+                if time.monotonic() - started > RECONNECT_CAP_S * 4:
+                    delay = RECONNECT_START_S  # it had been working: a new outage
+                metrics.RECONNECTS.inc()
+                log.warning("PostgreSQL unavailable (%r); starting over in %.2f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                delay = min(delay * 2, RECONNECT_CAP_S)
+
+    async def _run_connected(self) -> None:
         settings = self._settings
         conn = await connect(settings, "projector")
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -114,10 +115,17 @@ def ensure_topics(
                 # Someone else (a component that auto-created it) may have won the race.
                 if "TOPIC_ALREADY_EXISTS" not in str(exc.args[0]):
                     raise StackError(f"could not create topic {name}: {exc}") from exc
-        counts = partition_counts(admin, timeout)
-        absent = [s.name for s in wanted if s.name not in counts]
-        if absent:
-            raise StackError(f"topics still missing after creation: {', '.join(absent)}")
+        # CreateTopics returns once the controller has them; the broker's metadata cache
+        # learns of them a moment later.
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = partition_counts(admin, timeout)
+            absent = [s.name for s in wanted if s.name not in counts]
+            if not absent:
+                break
+            if time.monotonic() >= deadline:
+                raise StackError(f"topics still missing after creation: {', '.join(absent)}")
+            time.sleep(0.1)
         problems = _mismatches(counts, (s.name for s in wanted), partitions)
         if problems:
             raise _mismatch_error(problems, partitions)

@@ -12,6 +12,7 @@ from typing import NoReturn
 from faust import Worker
 from prometheus_client import start_http_server
 
+from pipeline.kafka.brokers import wait_until_reachable
 from pipeline.worker.app import build_app
 from pipeline.worker.config import WorkerSettings
 from pipeline.worker.runner import serve
@@ -33,6 +34,7 @@ def main() -> NoReturn:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
     signal.signal(signal.SIGUSR1, _dump_tasks)
+    wait_until_reachable(settings.base.kafka, logging.getLogger("threadweaver.worker"))
     if settings.runtime == "faust":
         app = build_app(settings)
         Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()

@@ -66,8 +66,8 @@ class World:
         assert state is not None
         return {**os.environ, **state.endpoints.env()}
 
-    def start_components(self) -> None:
-        settings = self.settings
+    def start_components(self, settings: Settings | None = None) -> None:
+        settings = settings or self.settings
         self.components = [
             worker(settings, self.log_dir, "worker"),
             Component("mirror", ["mirror"], settings, self.log_dir, **_no_metrics("MIRROR")),
@@ -129,11 +129,16 @@ def test_a_thread_outlives_stack_down_up_and_a_broker_sigkill(world: World) -> N
     for n, text in enumerate(("one", "two", "three"), start=2):
         assert world.thread("post", thread_id, "--as", member, text)["version"] == n
 
+    settings = world.settings
     world.stop_components()
     world.stack("down")
+    # Components started while every server is down wait for them (Kafka, PostgreSQL,
+    # DynamoDB) instead of exiting; `stack up` brings the servers back on the same ports.
+    world.start_components(settings)
+    time.sleep(3)
     world.stack("up")
-    world.start_components()
     assert world.thread("post", thread_id, "--as", admin, "after down/up")["version"] == 5
+    assert [c.name for c in world.components if not c.alive()] == []
 
     state = read_state(world.data_dir)
     assert state is not None
@@ -154,6 +159,7 @@ def test_a_thread_outlives_stack_down_up_and_a_broker_sigkill(world: World) -> N
     assert after.endpoints.bootstrap_servers == state.endpoints.bootstrap_servers
     assert world.thread("post", thread_id, "--as", admin, "after SIGKILL")["version"] == 6
 
+    assert [c.name for c in world.components if not c.alive()] == []
     mirror = world.verify("journal")
     assert mirror["differences"] == 0, mirror
     assert mirror["table_items"] == 6, mirror
