@@ -38,13 +38,11 @@ def wait_until_reachable(
             problem = "metadata names no broker"
         except Exception as exc:  # KafkaException; anything else is "not yet" too
             problem = str(exc)
+        if attempts == 1 or attempts % 10 == 0:
+            log.warning("waiting for Kafka at %s (%s)", connection.bootstrap_servers, problem)
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError(
                 f"no Kafka broker at {connection.bootstrap_servers} within {timeout_s} s: {problem}"
-            )
-        if attempts == 1 or attempts % 10 == 0:
-            log.warning(
-                "waiting for Kafka at %s (%s); retrying", connection.bootstrap_servers, problem
             )
         time.sleep(delay)
         delay = min(delay * 2, BACKOFF_CAP_S)

@@ -21,13 +21,26 @@ def _key_schema(definition: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted((k["AttributeName"], k["KeyType"]) for k in definition["KeySchema"])
 
 
+# dynalite makes a table ACTIVE on a timer after CreateTable (10 ms for the stack); a server
+# killed before it fired keeps the table CREATING for ever.
+STUCK_AFTER_S = 5.0
+
+
 def ensure_table(endpoint: str, region: str, definition: dict[str, Any]) -> bool:
-    """Create the table on a local server unless it exists with the same key."""
-    return ensure_table_with(client("dynamodb", endpoint, region, timeout=10.0), definition)
+    """Create the table on the local server unless it exists with the same key; a table left
+    CREATING by a server killed mid-creation is reported with what to do."""
+    return ensure_table_with(
+        client("dynamodb", endpoint, region, timeout=10.0), definition, local=True
+    )
 
 
 def ensure_table_with(
-    dynamodb: Any, definition: dict[str, Any], *, delay_s: float = 0.2, max_attempts: int = 100
+    dynamodb: Any,
+    definition: dict[str, Any],
+    *,
+    delay_s: float = 0.2,
+    max_attempts: int = 100,
+    local: bool = False,
 ) -> bool:
     """Create the table unless it exists with the same key; True if it was created.
 
@@ -45,6 +58,23 @@ def ensure_table_with(
                 f"DynamoDB table {name} exists with key {_key_schema(existing)}, "
                 f"expected {_key_schema(definition)}"
             )
+        if existing.get("TableStatus") != "CREATING" or not local:
+            return False
+        from botocore.exceptions import WaiterError  # noqa: PLC0415 - slow; rarely needed
+
+        attempts = max(1, int(STUCK_AFTER_S / delay_s))
+        try:
+            dynamodb.get_waiter("table_exists").wait(
+                TableName=name, WaiterConfig={"Delay": delay_s, "MaxAttempts": attempts}
+            )
+        except WaiterError:
+            # dynalite refuses to delete a table that is being created, and never finishes
+            # creating it after a restart. It was never ACTIVE, so it never held an item.
+            raise StackError(
+                f"DynamoDB table {name} is stuck in CREATING: its server was killed while "
+                f"creating it, before any item could be written. Stop the stack, remove the "
+                f"server's store (DATA_DIR/dynamodb) and run `stack up` again"
+            ) from None
         return False
     try:
         dynamodb.create_table(**definition)

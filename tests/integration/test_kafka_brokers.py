@@ -14,7 +14,7 @@ from pipeline.stack.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-log = logging.getLogger("test")
+log = logging.getLogger("threadweaver.test.brokers")
 
 
 def test_returns_at_once_when_a_broker_answers(stack: Endpoints) -> None:
@@ -25,6 +25,9 @@ def test_returns_at_once_when_a_broker_answers(stack: Endpoints) -> None:
 
 def test_keeps_waiting_while_nothing_answers(caplog: pytest.LogCaptureFixture) -> None:
     nowhere = KafkaConnection.plaintext(f"127.0.0.1:{free_port()}")
-    with caplog.at_level(logging.WARNING), pytest.raises(TimeoutError, match="no Kafka broker"):
+    with (
+        caplog.at_level(logging.WARNING, logger=log.name),
+        pytest.raises(TimeoutError, match="no Kafka broker"),
+    ):
         wait_until_reachable(nowhere, log, timeout_s=3)
     assert "waiting for Kafka" in caplog.text
