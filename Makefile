@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[local,dev,bench]'
 	touch $(STAMP)
 
-$(SERVERS_STAMP): $(STAMP) pipeline/stack/kafka/pom.xml pipeline/stack/dynalite/package-lock.json
+$(SERVERS_STAMP): $(STAMP) pipeline/stack/kafka/pom.xml pipeline/stack/dynalite/package-lock.json \
+		pipeline/stack/dynalite/server.js
 	$(BIN)/threadweaver stack install
 	touch $(SERVERS_STAMP)
 

@@ -2,7 +2,8 @@
 
 Every write dynalite acknowledges is in LevelDB's write-ahead log, so a SIGKILL loses nothing
 acknowledged and a stop takes milliseconds (ADR 0010). It is installed with `npm ci` from the
-pinned `dynalite/package-lock.json` into the venv, beside the broker's jars.
+pinned `dynalite/package-lock.json` into the venv, beside the broker's jars, and started by
+`dynalite/server.js` (dynalite's cli.js, without its crash on a client that goes away).
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def install_dir() -> Path:
     return Path(sys.prefix) / "share" / "threadweaver" / f"dynalite-{version()}"
 
 
-def cli_script() -> Path:
-    return install_dir() / "node_modules" / "dynalite" / "cli.js"
+def server_script() -> Path:
+    """Our launcher (dynalite/server.js), copied beside node_modules so `require` finds it."""
+    return install_dir() / "server.js"
 
 
 def _lock_marker() -> Path:
@@ -80,13 +82,26 @@ def node_binary() -> str:
 def is_installed() -> bool:
     lock = (PACKAGE / "package-lock.json").read_text()
     marker = _lock_marker()
-    return cli_script().is_file() and marker.is_file() and marker.read_text() == lock
+    return (
+        (install_dir() / "node_modules" / "dynalite" / "index.js").is_file()
+        and marker.is_file()
+        and marker.read_text() == lock
+        and server_script().is_file()
+        and server_script().read_bytes() == (PACKAGE / "server.js").read_bytes()
+    )
 
 
 def ensure_installed(echo: Echo = _quiet) -> Path:
     """`npm ci` the pinned dynalite into the venv unless that exact lock is installed."""
     target = install_dir()
     if is_installed():
+        return target / "node_modules"
+    if (
+        _lock_marker().is_file()
+        and _lock_marker().read_text() == (PACKAGE / "package-lock.json").read_text()
+    ):
+        # Only the launcher changed.
+        shutil.copyfile(PACKAGE / "server.js", server_script())
         return target / "node_modules"
     node_binary()
     npm = shutil.which("npm")
@@ -106,11 +121,12 @@ def ensure_installed(echo: Echo = _quiet) -> Path:
         timeout=900,
         check=False,
     )
-    if result.returncode != 0 or not cli_script().is_file():
+    if result.returncode != 0 or not (target / "node_modules" / "dynalite").is_dir():
         output = (result.stdout + result.stderr).strip().splitlines()[-15:]
         raise StackError(
             f"npm could not install dynalite (exit {result.returncode}):\n" + "\n".join(output)
         )
+    shutil.copyfile(PACKAGE / "server.js", server_script())
     _lock_marker().write_text((PACKAGE / "package-lock.json").read_text())
     return target / "node_modules"
 
@@ -142,7 +158,7 @@ def spec(layout: Layout, port: int, region: str) -> ProcessSpec:
         name=NAME,
         argv=(
             node_binary(),
-            str(cli_script()),
+            str(server_script()),
             "--host",
             LOOPBACK,
             "--port",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -138,7 +140,11 @@ def test_ensure_installed_is_idempotent(installed: Path) -> None:
     before = marker.stat().st_mtime_ns
     assert dynamodb_server.ensure_installed() == installed
     assert marker.stat().st_mtime_ns == before, "installed again"
-    assert (installed / "dynalite" / "cli.js").is_file()
+    assert (installed / "dynalite" / "index.js").is_file()
+    assert (
+        dynamodb_server.server_script().read_bytes()
+        == (dynamodb_server.PACKAGE / "server.js").read_bytes()
+    )
 
 
 def test_what_the_mirror_asks_round_trips(server: Server) -> None:
@@ -286,3 +292,24 @@ def test_a_table_left_creating_by_a_killed_server_is_named(installed: Path, tmp_
             ensure_table(server.endpoint, REGION, load_definition(DEFINITION, TABLE))
     finally:
         server.stop()
+
+
+def test_a_client_that_goes_away_mid_request_does_not_end_the_server(server: Server) -> None:
+    """dynalite's own handler rethrows the request's ECONNRESET and dies (seen when a mirror
+    was SIGKILLed mid-request); the launcher (dynalite/server.js) abandons just that request."""
+    create_table(server)
+    host, port = server.endpoint.removeprefix("http://").split(":")
+    for _ in range(3):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                b"X-Amz-Target: DynamoDB_20120810.BatchWriteItem\r\n"
+                b"Content-Length: 100000\r\n\r\n" + b"{" * 1000
+            )
+            # A reset, not a polite close: what the kernel does for a killed process.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)
+    assert server.record is not None
+    assert is_alive(server.record), "the server died of a client that went away"
+    write(server, [item("thread-1", 1)])
+    assert stored_digests(server) == digests_of([item("thread-1", 1)])
