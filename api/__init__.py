@@ -1,1 +1,1 @@
-"""The HTTP API v1 (ARCHITECTURE §5.1): Starlette on uvicorn, see docs/adr/0007-http-api.md."""
+"""The HTTP API v1 (docs/architecture.md, HTTP API): Starlette on uvicorn; docs/adr/0007."""

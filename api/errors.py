@@ -1,6 +1,7 @@
-"""One error shape for every failure: `{"error_messages": [...], "reason": "..."}` (ARCHITECTURE
-§5.1), the table from a domain rejection to its HTTP status, and the handlers that turn
-framework exceptions (unknown route, wrong method, a bug) into that shape.
+"""One error shape for every failure: `{"error_messages": [...], "reason": "..."}`
+(docs/architecture.md, HTTP API), the table from a domain rejection to its HTTP status, and
+the handlers that turn framework exceptions (unknown route, wrong method, a bug) into that
+shape.
 
 docs/adr/0007-http-api.md explains the table.
 """

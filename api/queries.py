@@ -1,10 +1,10 @@
-"""Query handlers (ARCHITECTURE §5.1): thin glue between the checked inputs, the SQL
-builders of `api.sql` and the JSON shapes of the contract.
+"""Query handlers (docs/architecture.md, HTTP API): thin glue between the checked inputs,
+the SQL builders of `api.sql` and the JSON shapes of the contract.
 
-Read your writes (§3): a thread-scoped query may carry `min_version`. When the read model
-is behind, the handler polls the thread's version (short, growing sleeps) for at most
-THREADWEAVER_API_MIN_VERSION_WAIT_S, then answers 409 STALE_VIEW with the version it has.
-The version is only disclosed when the thread is visible to the caller.
+Read your writes (docs/guarantees.md): a thread-scoped query may carry `min_version`. When
+the read model is behind, the handler polls the thread's version (short, growing sleeps) for
+at most THREADWEAVER_API_MIN_VERSION_WAIT_S, then answers 409 STALE_VIEW with the version it
+has. The version is only disclosed when the thread is visible to the caller.
 """
 
 from __future__ import annotations

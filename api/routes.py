@@ -2,7 +2,7 @@
 
 The Starlette routes (`api.app`), the request checks (`api.spec.run`) and the OpenAPI
 document (`api.openapi`) are all built from `ENDPOINTS`, so none can disagree with another.
-Contract: ARCHITECTURE §5.1; choices: docs/adr/0007-http-api.md.
+Contract: docs/architecture.md, HTTP API; choices: docs/adr/0007-http-api.md.
 """
 
 from __future__ import annotations

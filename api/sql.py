@@ -1,10 +1,10 @@
 """The read-model queries, as pure builders returning (sql, args): no I/O, unit-testable.
 
-Visibility (ARCHITECTURE §5.1): a thread is visible to an account iff the thread is not
-destroyed and the account is one of its administrators or members. Thread-scoped queries
-compute visibility, the thread's version and the page in ONE statement, so all three come
-from the same snapshot (a member removed between two statements cannot read a page) and a
-request costs one round trip.
+Visibility (docs/adr/0007-http-api.md, Queries): a thread is visible to an account iff the
+thread is not destroyed and the account is one of its administrators or members.
+Thread-scoped queries compute visibility, the thread's version and the page in ONE
+statement, so all three come from the same snapshot (a member removed between two statements
+cannot read a page) and a request costs one round trip.
 
 Pages are keyset pages in id order (ULIDs: a total order; the database uses C collation, so
 text order is byte order). Each builder asks for `limit + 1` rows: the extra row, if any,

@@ -2,7 +2,7 @@
 
 Every component reads its configuration through `Settings.from_env()` in its `main()`;
 nothing here opens a connection. The variable names are the contract shared with
-docker-compose and k8s (ARCHITECTURE §5.3).
+docker-compose and k8s (docs/architecture.md, Configuration).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Commands: what an account asks a Thread to do (ARCHITECTURE §1).
+"""Commands: what an account asks a Thread to do (docs/architecture.md, The domain).
 
 A command is an envelope (idempotency key, target, sender, client time) around one body.
 Bodies hold raw values; the rules about them live in `validation` and `decide`, so a

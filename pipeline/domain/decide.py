@@ -1,8 +1,9 @@
 """The decider: `decide(state, command, context) -> Accepted | Rejected`.
 
-Every rule of ARCHITECTURE §1 is checked here and only here. Time and the command's
-position in its partition come in through `DecisionContext`; nothing is read from a clock
-and nothing is random, so the same inputs always give the same decision, byte for byte.
+Every rule of the Thread (docs/architecture.md, The domain; docs/adr/0001) is checked here
+and only here. Time and the command's position in its partition come in through
+`DecisionContext`; nothing is read from a clock and nothing is random, so the same inputs
+always give the same decision, byte for byte.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Events: facts appended to a Thread's journal (ARCHITECTURE §1).
+"""Events: facts appended to a Thread's journal (docs/architecture.md, The domain).
 
 The envelope ties each fact to the thread's version (`seq_nr`, gapless from 1) and to the
 command that caused it (`command_id`, and `command_offset`, its position in the command

@@ -1,4 +1,4 @@
-"""The numbers in the Thread rules (ARCHITECTURE §1), in one place."""
+"""The numbers in the Thread rules (docs/architecture.md, The domain), in one place."""
 
 from __future__ import annotations
 

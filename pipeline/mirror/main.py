@@ -18,6 +18,7 @@ from confluent_kafka import Consumer
 from prometheus_client import start_http_server
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.crash import crash
 from pipeline.mirror.aws import dynamodb_client
 from pipeline.mirror.batch import BatchMirror
 from pipeline.mirror.config import MirrorSettings
@@ -27,7 +28,6 @@ from pipeline.mirror.runner import GROUP_ID, MirrorRunner
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
 
 log = logging.getLogger("threadweaver.mirror")
-CRASH_EXIT_CODE = 70
 
 
 def _consumer(settings: MirrorSettings) -> Consumer:
@@ -92,10 +92,7 @@ def main() -> NoReturn:
     try:
         runner.run()
     except Exception:
-        # Nothing of the failed batch was committed: exit and let the restart mirror it.
-        log.critical("journal mirror failed; exiting for a clean restart", exc_info=True)
-        logging.shutdown()
-        os._exit(CRASH_EXIT_CODE)
+        crash(log, "journal mirror")
     runner.close()
     dead_letters.close()
     writer.close()

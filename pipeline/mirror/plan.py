@@ -1,8 +1,9 @@
 """Pure decisions: what to do with a batch of journal records given what DynamoDB holds.
 
-The rule (ARCHITECTURE §3): the first event the journal holds at a `(thread_id, seq_nr)` is
-the one stored. A later identical event (same bytes) is skipped; a later different one is a
-conflict: never written, dead-lettered with the stored event named.
+The rule (docs/architecture.md, Idempotent consumers; docs/adr/0005): the first event the
+journal holds at a `(thread_id, seq_nr)` is the one stored. A later identical event (same
+bytes) is skipped; a later different one is a conflict: never written, dead-lettered with
+the stored event named.
 
 A batch is planned twice: once to choose what to write (with what a read found stored, or
 nothing for conditional writes), then again with what the writes found already stored and

@@ -1,7 +1,7 @@
 """A journal record as the mirror sees it, and how a record it cannot mirror is dead-lettered.
 
 Dead letters go to `threadweaver.thread-events.conflicts` (kept forever): the original bytes
-and key, plus reason headers. The header names match the command DLQ's, so one tool reads both.
+and key, plus reason headers (pipeline/kafka/dead_letters.py, the same as the command DLQ's).
 """
 
 from __future__ import annotations
@@ -9,18 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-REASON_HEADER = "threadweaver-dlq-reason"
-ERROR_HEADER = "threadweaver-dlq-error"
-SOURCE_TOPIC_HEADER = "threadweaver-source-topic"
-SOURCE_PARTITION_HEADER = "threadweaver-source-partition"
-SOURCE_OFFSET_HEADER = "threadweaver-source-offset"
+from pipeline.kafka.dead_letters import dead_letter_headers as kafka_dead_letter_headers
+
 # For a conflict: where the event that stays in DynamoDB came from.
 STORED_EVENT_ID_HEADER = "threadweaver-stored-event-id"
 STORED_PARTITION_HEADER = "threadweaver-stored-partition"
 STORED_OFFSET_HEADER = "threadweaver-stored-offset"
-
-# Kafka headers carry the error text; a runaway library message must not bloat them.
-_ERROR_MAX_BYTES = 4096
 
 
 class DeadLetterReason(Enum):
@@ -52,12 +46,12 @@ def dead_letter_headers(
     error: str,
     extra: tuple[tuple[str, str], ...] = (),
 ) -> list[tuple[str, bytes]]:
-    return [
-        *record.headers,
-        (REASON_HEADER, reason.value.encode()),
-        (ERROR_HEADER, error.encode()[:_ERROR_MAX_BYTES]),
-        (SOURCE_TOPIC_HEADER, record.topic.encode()),
-        (SOURCE_PARTITION_HEADER, str(record.partition).encode()),
-        (SOURCE_OFFSET_HEADER, str(record.offset).encode()),
-        *((name, value.encode()) for name, value in extra),
-    ]
+    return kafka_dead_letter_headers(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        headers=record.headers,
+        reason=reason.value,
+        error=error,
+        extra=[(name, value.encode()) for name, value in extra],
+    )

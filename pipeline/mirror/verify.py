@@ -19,6 +19,12 @@ from typing import Any, assert_never
 
 from pipeline.codec import decode_event
 from pipeline.domain import Event
+from pipeline.kafka.dead_letters import (
+    REASON_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+)
 from pipeline.mirror.items import (
     Key,
     Mirrorable,
@@ -30,13 +36,7 @@ from pipeline.mirror.items import (
 )
 from pipeline.mirror.plan import Sameness, compare
 from pipeline.mirror.reading import read_topic
-from pipeline.mirror.records import (
-    REASON_HEADER,
-    SOURCE_OFFSET_HEADER,
-    SOURCE_PARTITION_HEADER,
-    SOURCE_TOPIC_HEADER,
-    JournalRecord,
-)
+from pipeline.mirror.records import JournalRecord
 from pipeline.settings import Settings
 
 Position = tuple[int, int]  # (journal partition, offset)

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.codec import CodecError, decode_event
+from pipeline.kafka.dead_letters import dead_letter_headers
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.projector import metrics
 from pipeline.projector.executor import Executor
 from pipeline.projector.plan import Outcome, ThreadPlan, group_by_thread, invalid_envelope
 from pipeline.projector.records import JournalEvent, JournalRecord
-from pipeline.worker.records import DLQ_ERROR_HEADER, DLQ_REASON_HEADER, DLQ_SOURCE_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,15 @@ class DeadLetter:
     extra_headers: tuple[tuple[str, bytes], ...] = ()
 
     def headers(self) -> list[tuple[str, bytes]]:
-        topic_h, partition_h, offset_h = DLQ_SOURCE_HEADERS
-        return [
-            *self.record.headers,
-            (DLQ_REASON_HEADER, self.reason.encode()),
-            (DLQ_ERROR_HEADER, self.detail.encode()[:4096]),
-            (topic_h, self.record.topic.encode()),
-            (partition_h, str(self.record.partition).encode()),
-            (offset_h, str(self.record.offset).encode()),
-            *self.extra_headers,
-        ]
+        return dead_letter_headers(
+            topic=self.record.topic,
+            partition=self.record.partition,
+            offset=self.record.offset,
+            headers=self.record.headers,
+            reason=self.reason,
+            error=self.detail,
+            extra=self.extra_headers,
+        )
 
 
 @dataclass

@@ -22,6 +22,7 @@ import asyncpg
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.crash import crash
 from pipeline.kafka.messages import headers_of, poll_batch
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.projector import guard, metrics
@@ -31,7 +32,6 @@ from pipeline.projector.processor import BatchProcessor, BatchReport
 from pipeline.projector.records import JournalRecord
 
 log = logging.getLogger(__name__)
-CRASH_EXIT_CODE = 70
 RECONNECT_START_S = 0.25
 RECONNECT_CAP_S = 5.0
 
@@ -240,6 +240,4 @@ async def serve(settings: ProjectorSettings) -> None:
     try:
         await runner.run()
     except Exception:
-        # Nothing of the failed batch was committed to Kafka: exit and let the restart re-read.
-        log.critical("projector failed; exiting for a clean restart", exc_info=True)
-        os._exit(CRASH_EXIT_CODE)
+        crash(log, "projector")

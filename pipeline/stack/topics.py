@@ -1,4 +1,4 @@
-"""The topics of ARCHITECTURE §2, created up front with one partition count for all."""
+"""The topics (docs/architecture.md, Topics), created up front with one partition count for all."""
 
 from __future__ import annotations
 

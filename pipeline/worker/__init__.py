@@ -1,1 +1,4 @@
-"""The aggregate worker: commands -> decide -> journal + reply -> evolve (ARCHITECTURE §4.1)."""
+"""The aggregate worker: commands -> decide -> journal + reply -> evolve.
+
+See docs/architecture.md, Aggregate worker, and docs/adr/0002.
+"""

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from pipeline.kafka.crash import crash
 from pipeline.kafka.faust_auth import broker_credentials
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.worker import metrics
@@ -20,7 +21,6 @@ from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
 # Exit code when the worker stops itself after an error it must not continue from.
-CRASH_EXIT_CODE = 70
 
 
 def _record(event: Any) -> CommandRecord:
@@ -98,10 +98,8 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 await executor.process(records)
                 _report_lag(app, records)
         except Exception:
-            # The batch's offsets are not committed and Faust would move on past them:
-            # stop the process instead, and let the restart re-read and catch up.
-            log.critical("aggregate worker failed; exiting for a clean restart", exc_info=True)
-            os._exit(CRASH_EXIT_CODE)
+            # Faust would restart the agent past the failed batch (pipeline/kafka/crash.py).
+            crash(log, "aggregate worker")
 
     if settings.standby_replicas > 0:
 

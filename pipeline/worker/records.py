@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.kafka.dead_letters import dead_letter_headers
+
 # A client names the replies partition it listens to; without it the thread's partition is used.
 REPLY_PARTITION_HEADER = "threadweaver-reply-partition"
-DLQ_REASON_HEADER = "threadweaver-dlq-reason"
-DLQ_ERROR_HEADER = "threadweaver-dlq-error"
-DLQ_SOURCE_HEADERS = (
-    "threadweaver-source-topic",
-    "threadweaver-source-partition",
-    "threadweaver-source-offset",
-)
-DLQ_ERROR_MAX_BYTES = 4096
-# A dead letter is the command record plus the headers above (at most ~4.4 kB), so with the
+# A dead letter is the command record plus its reason headers (at most ~4.4 kB,
+# pipeline/kafka/dead_letters.py), so with the
 # limit every client has (librdkafka's message.max.bytes, 1,000,000 bytes) the copy of a record
 # a client could just write would be refused, and the worker would stop on that record after
 # every restart. The worker's producer takes 1 MiB: room for the headers, and still under
@@ -49,15 +44,11 @@ class CommandRecord:
         return partition if 0 <= partition < partitions else None
 
     def dead_letter_headers(self, reason: str, error: str) -> list[tuple[str, bytes]]:
-        topic_h, partition_h, offset_h = DLQ_SOURCE_HEADERS
-        # The record's own headers, minus any that pose as ours: a producer must not be able
-        # to forge a dead letter's reason or source.
-        reserved = {DLQ_REASON_HEADER, DLQ_ERROR_HEADER, *DLQ_SOURCE_HEADERS}
-        return [
-            *((name, value) for name, value in self.headers if name not in reserved),
-            (DLQ_REASON_HEADER, reason.encode()),
-            (DLQ_ERROR_HEADER, error.encode()[:DLQ_ERROR_MAX_BYTES]),
-            (topic_h, self.topic.encode()),
-            (partition_h, str(self.partition).encode()),
-            (offset_h, str(self.offset).encode()),
-        ]
+        return dead_letter_headers(
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            headers=self.headers,
+            reason=reason,
+            error=error,
+        )

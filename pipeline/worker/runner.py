@@ -1,4 +1,5 @@
-"""The command consumer loop on confluent-kafka (the default runtime; see docs/adr/0002).
+"""The command consumer loop on confluent-kafka (`THREADWEAVER_WORKER_RUNTIME=confluent`; the
+default is the Faust agent of app.py; see docs/adr/0002).
 
 consume a batch -> BatchExecutor.process (appends and replies acknowledged) -> commit the
 batch's offsets synchronously. Rebalance callbacks only fire inside `consume`, i.e. between
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
+from pipeline.kafka.crash import crash
 from pipeline.kafka.messages import headers_of, poll_batch
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.worker import metrics
@@ -28,7 +30,6 @@ from pipeline.worker.records import WORKER_PRODUCER_CONFIG, CommandRecord
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
-CRASH_EXIT_CODE = 70
 
 
 def _record(message: Message) -> CommandRecord:
@@ -152,7 +153,5 @@ async def serve(settings: WorkerSettings) -> None:
         if standby is not None:
             await standby
     except Exception:
-        # Nothing of the failed batch was committed: exit and let the restart catch up.
-        log.critical("aggregate worker failed; exiting for a clean restart", exc_info=True)
-        os._exit(CRASH_EXIT_CODE)
+        crash(log, "aggregate worker")
     runner.close()

@@ -1,4 +1,4 @@
--- The read model of threads (ARCHITECTURE §5.1), written only by the projector.
+-- The read model of threads (docs/architecture.md, HTTP API), written only by the projector.
 -- Applied once by pipeline/stack/migrate.py inside a transaction: no BEGIN/COMMIT here.
 -- Identifiers are ULIDs (26 chars); the database uses C collation, so ordering by id is
 -- bytewise, which for ULIDs is creation order: the cursors page on (thread_id, id).

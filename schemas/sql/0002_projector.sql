@@ -45,7 +45,7 @@ CREATE TABLE projector_parked_threads (
     last_skipped_seq_nr bigint    NULL
 );
 
--- Visibility (ARCHITECTURE §5.1): an account sees a thread it administers or is a member of.
+-- Visibility (docs/architecture.md, HTTP API): an account sees a thread it administers or is a member of.
 -- Each branch is served by the (account_id, thread_id) index of its table.
 CREATE VIEW thread_participants AS
     SELECT thread_id, account_id FROM thread_administrators

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from pipeline.codec import CodecError, decode_command, decode_reply
 from pipeline.domain import Accepted, Event, MessagesAdded
+from pipeline.kafka.dead_letters import REASON_HEADER
 from pipeline.mirror.records import JournalRecord
 from pipeline.mirror.verify import VerifyReport as MirrorReport
 from pipeline.projector.fold import ThreadView
 from pipeline.projector.verify import VerifyReport as ProjectorReport
-from pipeline.worker.records import DLQ_REASON_HEADER
 from tests.chaos.faults import FaultScheduler
 from tests.chaos.outcomes import Ledger, Outcome
 from tests.chaos.scenario import ThreadCase
@@ -308,7 +308,7 @@ def bad_input_contained(ledger: Ledger, ev: Evidence) -> Check:
     reasons_by_value: dict[bytes, set[str]] = defaultdict(set)
     reasons_by_command: dict[str, set[str]] = defaultdict(set)
     for letter in ev.command_dead_letters:
-        reason = dict(letter.headers).get(DLQ_REASON_HEADER, b"").decode()
+        reason = dict(letter.headers).get(REASON_HEADER, b"").decode()
         value = letter.value or b""
         reasons_by_value[value].add(reason)
         with contextlib.suppress(CodecError):

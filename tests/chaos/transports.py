@@ -79,7 +79,7 @@ class KafkaTransport:
 
 
 def http_request(command: Command) -> tuple[str, dict[str, Any]]:
-    """The endpoint and JSON body of `command` (ARCHITECTURE §5.1)."""
+    """The endpoint and JSON body of `command` (api/routes.py)."""
     thread = f"/v1/threads/{command.thread_id}"
     body: dict[str, Any] = {"account_id": command.sender_id}
     match command.body:

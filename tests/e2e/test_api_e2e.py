@@ -1,7 +1,7 @@
 """The whole path over real HTTP: `threadweaver api` (uvicorn) + worker + projector processes.
 
 Every command endpoint, then every query endpoint with `min_version` set to the version the
-command returned (read your writes, ARCHITECTURE §3): the effect is visible at once, or the
+command returned (read your writes, docs/guarantees.md): the effect is visible at once, or the
 API waits for the projector. Visibility rules, rejections, reply-to and recipients are read
 back on the way.
 """

@@ -37,8 +37,14 @@ from pipeline.domain import (
     limits,
 )
 from pipeline.domain.ids import is_ulid, ulid_from_parts
+from pipeline.kafka.dead_letters import (
+    REASON_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+)
 from pipeline.kafka.partitioner import partition_for
-from pipeline.worker.records import DLQ_REASON_HEADER, DLQ_SOURCE_HEADERS, REPLY_PARTITION_HEADER
+from pipeline.worker.records import REPLY_PARTITION_HEADER
 
 # librdkafka's default message.max.bytes, which every Threadweaver producer keeps, bounds
 # key + value + headers + 36 bytes of framing: huge records go up to that edge.
@@ -168,7 +174,15 @@ def _routed(thread_id: str, partitions: int) -> tuple[bytes, int]:
 
 def _headers() -> st.SearchStrategy[tuple[tuple[str, bytes], ...]]:
     """Mostly none; else junk, a reply partition that is no partition, or forged DLQ headers."""
-    names = [REPLY_PARTITION_HEADER, DLQ_REASON_HEADER, *DLQ_SOURCE_HEADERS, "x-junk", ""]
+    names = [
+        REPLY_PARTITION_HEADER,
+        REASON_HEADER,
+        SOURCE_TOPIC_HEADER,
+        SOURCE_PARTITION_HEADER,
+        SOURCE_OFFSET_HEADER,
+        "x-junk",
+        "",
+    ]
     name = st.sampled_from(names) | st.text(max_size=20)
     junk_values = [b"", b"-1", b"4096", b"1" * 5000, b"\xff\xfe", b"3 "]
     value = st.sampled_from(junk_values) | st.binary(max_size=64)
@@ -235,7 +249,7 @@ def unknown_fingerprint(draw: st.DrawFn, scope: Scope) -> FuzzRecord:
 
 
 def bad_ulids(fresh: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    """Strings that are not canonical ULIDs (ARCHITECTURE §1: ids are ULIDs)."""
+    """Strings that are not canonical ULIDs (pipeline/domain/validation.py: ids are ULIDs)."""
     return st.one_of(
         fresh.map(str.lower),
         fresh.map(lambda u: u[:-1]),

@@ -23,11 +23,17 @@ from pipeline.client import SyncCommandClient
 from pipeline.client.commands import CommandFactory, new_id
 from pipeline.codec import CodecError, decode_event, decode_reply, encode_command
 from pipeline.domain import AddMessages, Command, NewMessage, RejectionReason
+from pipeline.kafka.dead_letters import (
+    ERROR_HEADER,
+    REASON_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+)
 from pipeline.kafka.partitioner import partition_for
 from pipeline.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from pipeline.worker.handling import shown
-from pipeline.worker.records import DLQ_ERROR_HEADER, DLQ_REASON_HEADER, DLQ_SOURCE_HEADERS
 from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since
 from tests.fuzz.command_fates import Fate, Judged, judge
 from tests.fuzz.command_records import FreshIds, FuzzRecord, Pool, Scope, fuzz_records
@@ -113,7 +119,11 @@ def plan(records: Sequence[FuzzRecord], pool: Pool, ids: FreshIds) -> list[tuple
 def dead_letters_by_source(records: Sequence[Record], topic: str) -> dict[tuple[int, int], Record]:
     """Dead letters by (partition, offset) of their command record. The worker's own source
     headers come after the record's (a producer may forge them): the last one counts."""
-    topic_h, partition_h, offset_h = DLQ_SOURCE_HEADERS
+    topic_h, partition_h, offset_h = (
+        SOURCE_TOPIC_HEADER,
+        SOURCE_PARTITION_HEADER,
+        SOURCE_OFFSET_HEADER,
+    )
     return {
         (int(r.headers[partition_h]), int(r.headers[offset_h])): r
         for r in records
@@ -139,7 +149,7 @@ def check_dead_letters(sent: Sequence[Sent], dead: dict[tuple[int, int], Record]
         where = f"{item.label} at {item.partition}/{item.offset} ({item.judged.fate.value})"
         if not item.judged.fate.dead_lettered:
             if letter is not None:
-                problems.append(f"{where}: dead-lettered {letter.headers.get(DLQ_REASON_HEADER)!r}")
+                problems.append(f"{where}: dead-lettered {letter.headers.get(REASON_HEADER)!r}")
             continue
         if letter is None:
             problems.append(f"{where}: not dead-lettered")
@@ -148,9 +158,9 @@ def check_dead_letters(sent: Sequence[Sent], dead: dict[tuple[int, int], Record]
             problems.append(f"{where}: dead letter is not the original bytes")
         if (letter.key or b"") != (item.outgoing.key or b""):
             problems.append(f"{where}: dead letter has another key")
-        if letter.headers.get(DLQ_REASON_HEADER) != item.judged.fate.value.encode():
-            problems.append(f"{where}: reason {letter.headers.get(DLQ_REASON_HEADER)!r}")
-        if not letter.headers.get(DLQ_ERROR_HEADER):
+        if letter.headers.get(REASON_HEADER) != item.judged.fate.value.encode():
+            problems.append(f"{where}: reason {letter.headers.get(REASON_HEADER)!r}")
+        if not letter.headers.get(ERROR_HEADER):
             problems.append(f"{where}: no error header")
     return problems
 

@@ -37,12 +37,15 @@ from pipeline.domain import (
     ThreadCreated,
 )
 from pipeline.domain.events import AddedMessage
+from pipeline.kafka.dead_letters import (
+    REASON_HEADER,
+    SOURCE_TOPIC_HEADER,
+)
 from pipeline.kafka.partitioner import partition_for
 from pipeline.projector.fold import fold
 from pipeline.settings import Settings
 from pipeline.stack.migrate import discover
 from pipeline.stack.provision import schemas_dir
-from pipeline.worker.records import DLQ_REASON_HEADER, DLQ_SOURCE_HEADERS
 from tests.support.builders import Aggregate, command
 from tests.support.journal import JournalProducer, SyntheticJournal, conflicting
 from tests.support.kafka import read_topic
@@ -254,9 +257,9 @@ async def test_a_conflicting_event_is_dead_lettered_never_applied(
     letters = [h for value, h in dead_letters(read_model.settings) if value == rogue_bytes]
     assert letters, "the conflicting event was not dead-lettered"
     headers = letters[0]
-    assert headers[DLQ_REASON_HEADER] == b"CONFLICT"
+    assert headers[REASON_HEADER] == b"CONFLICT"
     assert headers["threadweaver-applied-event-id"] == events[1].event_id.encode()
-    assert headers[DLQ_SOURCE_HEADERS[0]] == read_model.settings.topics.events.encode()
+    assert headers[SOURCE_TOPIC_HEADER] == read_model.settings.topics.events.encode()
     assert f"CONFLICT in thread {thread}" in running.log_path.read_text()
 
 
@@ -303,7 +306,7 @@ async def test_undecodable_and_invalid_records_are_dead_lettered(
     invalid = replace(created(thread, new_id()), seq_nr=0)
     producer.send_raw(thread, encode_event(invalid))
     await project(producer, running, read_model, [created(thread, new_id())])
-    reasons = {value: h[DLQ_REASON_HEADER] for value, h in dead_letters(read_model.settings)}
+    reasons = {value: h[REASON_HEADER] for value, h in dead_letters(read_model.settings)}
     assert reasons[garbage] == b"UNDECODABLE"
     assert reasons[encode_event(invalid)] == b"INVALID_EVENT"
 

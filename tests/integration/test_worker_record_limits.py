@@ -16,11 +16,16 @@ from pipeline.client import SyncCommandClient
 from pipeline.client.commands import CommandFactory, new_id
 from pipeline.codec import CodecError, decode_reply, encode_command
 from pipeline.domain import NewMessage, RejectionReason, limits
+from pipeline.kafka.dead_letters import (
+    REASON_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+)
 from pipeline.kafka.partitioner import partition_for
 from pipeline.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from pipeline.worker.handling import shown
-from pipeline.worker.records import DLQ_REASON_HEADER, DLQ_SOURCE_HEADERS
 from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since
 from tests.support.processes import Component, worker
 
@@ -74,14 +79,18 @@ def test_huge_ids_and_records_at_the_limit_are_dead_lettered(
             assert isinstance(reply, CommandAccepted), reply
     assert running_worker.alive(), running_worker.log_tail()
 
-    topic_h, partition_h, offset_h = DLQ_SOURCE_HEADERS
+    topic_h, partition_h, offset_h = (
+        SOURCE_TOPIC_HEADER,
+        SOURCE_PARTITION_HEADER,
+        SOURCE_OFFSET_HEADER,
+    )
     dead = {
         (int(r.headers[partition_h]), int(r.headers[offset_h])): r
         for r in read_since(bootstrap, topics.commands_dlq, partitions, since[topics.commands_dlq])
         if r.headers.get(topic_h) == topics.commands.encode()
     }
     for reason, where in placed.items():
-        assert dead[where].headers[DLQ_REASON_HEADER] == reason.encode()
+        assert dead[where].headers[REASON_HEADER] == reason.encode()
         assert dead[where].value == records[reason].value
 
     replies: dict[str, Reply] = {}

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.unit
 
 DOCUMENT = build_document(ENDPOINTS, TAGS)
 CONTRACT = {
-    # ARCHITECTURE §5.1, written out: the table must serve exactly these.
+    # The v1 routes (docs/architecture.md, HTTP API), written out: the table must serve
+    # exactly these.
     ("GET", "/v1/threads/{thread_id}"),
     ("GET", "/v1/threads"),
     ("GET", "/v1/threads/{thread_id}/administrator-ids"),

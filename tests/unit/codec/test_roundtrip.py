@@ -99,6 +99,7 @@ def test_sub_millisecond_digits_are_dropped(given_time: datetime, expected: date
 
 
 def test_encoding_is_deterministic() -> None:
-    # Re-processing a command must re-create byte-identical events (ARCHITECTURE §1).
+    # Re-processing a command must re-create byte-identical events (docs/architecture.md,
+    # Deterministic decisions).
     event = s.event_with(s.EVENT_BODY_EXAMPLES[-2])
     assert encode_event(event) == encode_event(decode_event(encode_event(event)))

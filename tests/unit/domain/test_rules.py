@@ -1,4 +1,4 @@
-"""One test per rule of ARCHITECTURE §1 and per rejection reason."""
+"""One test per rule of the Thread (docs/architecture.md, The domain) and per rejection reason."""
 
 from __future__ import annotations
 
