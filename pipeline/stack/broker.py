@@ -27,7 +27,7 @@ from pipeline.kafka.config import client_config
 from pipeline.kafka.security import KafkaConnection
 from pipeline.stack.errors import StackError
 from pipeline.stack.ports import LOOPBACK, accepts_connections
-from pipeline.stack.process import ProcessRecord, ProcessSpec, tail
+from pipeline.stack.process import ProcessRecord, ProcessSpec
 from pipeline.stack.readiness import wait_until_answers
 
 NAME = "kafka"
@@ -37,8 +37,9 @@ POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 MIN_JAVA = 17
 # A readiness round trip goes through a topic of its own, never through the product's.
 READINESS_TOPIC = "__threadweaver-readiness"
-# -Xmx512m held ~360 MB RSS under the bench load (docs/adr/0011); G1 with a short pause goal
-# as Kafka's own scripts set it, C1 only (less JIT CPU taken from the two cores we share).
+# -Xmx512m: 264 MB RSS after producing and consuming 500,000 records (ADR 0011). G1 with a
+# short pause goal as Kafka's own scripts set it; C1 only (less JIT CPU taken from the two
+# cores the whole system shares).
 JVM_OPTIONS = (
     "-Xms256m",
     "-Xmx512m",
@@ -430,7 +431,3 @@ def wait_ready(bootstrap_servers: str, timeout: float, record: ProcessRecord | N
         record=record,
         interval=0.5,
     )
-
-
-def log_tail(log_path: Path | str) -> str:
-    return tail(log_path)

@@ -89,8 +89,10 @@ def produce_batch(bootstrap: str, topic: str, partition: int, count: int, tag: s
     assert p.flush(15) == 0
 
 
-def consume_all(bootstrap: str, topic: str, partition: int) -> list[bytes]:
-    c = consumer(bootstrap, **{"enable.partition.eof": True})
+def consume_all(
+    bootstrap: str, topic: str, partition: int, isolation: str = "read_uncommitted"
+) -> list[bytes]:
+    c = consumer(bootstrap, **{"enable.partition.eof": True, "isolation.level": isolation})
     c.assign([TopicPartition(topic, partition, 0)])
     values: list[bytes] = []
     try:
@@ -324,28 +326,10 @@ def test_the_broker_runs_transactions(stack: Endpoints) -> None:
     p.produce(topic, value=b"committed-2", partition=0)
     p.commit_transaction(30)
 
-    committed = consume_all_isolated(stack.bootstrap_servers, topic, "read_committed")
-    everything = consume_all_isolated(stack.bootstrap_servers, topic, "read_uncommitted")
+    committed = consume_all(stack.bootstrap_servers, topic, 0, "read_committed")
+    everything = consume_all(stack.bootstrap_servers, topic, 0, "read_uncommitted")
     assert committed == [b"committed-1", b"committed-2"]
     assert everything == [b"committed-1", b"aborted", b"committed-2"]
-
-
-def consume_all_isolated(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
-    c = consumer(bootstrap, **{"enable.partition.eof": True, "isolation.level": isolation})
-    c.assign([TopicPartition(topic, 0, 0)])
-    values: list[bytes] = []
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            message = c.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                break  # end of partition (past the transaction markers)
-            values.append(message.value() or b"")
-    finally:
-        c.close()
-    return values
 
 
 # --- private stacks: start, stop, restart ----------------------------------------------------
