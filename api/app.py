@@ -8,6 +8,7 @@ does, once the server starts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -29,11 +30,13 @@ from api.errors import (
 )
 from api.metrics import MetricsMiddleware
 from api.openapi import build_document
+from api.queries import READ_MODEL_UNAVAILABLE
 from api.routes import ENDPOINTS, TAGS
 from api.services import Services
 from api.settings import ApiSettings
 from api.spec import starlette_endpoint
 from pipeline.client import CommandClient
+from pipeline.kafka.brokers import wait_until_reachable
 from pipeline.kafka.config import client_config
 from pipeline.kafka.security import KafkaConnection
 from pipeline.settings import PREFIX
@@ -41,6 +44,8 @@ from pipeline.settings import PREFIX
 log = logging.getLogger("threadweaver.api")
 
 KAFKA_PROBE_TIMEOUT_S = 2.0
+POOL_RETRY_START_S = 0.25
+POOL_RETRY_CAP_S = 5.0
 
 
 def kafka_probe(connection: KafkaConnection, topic: str) -> Callable[[], None]:
@@ -59,6 +64,28 @@ def kafka_probe(connection: KafkaConnection, topic: str) -> Callable[[], None]:
     return probe
 
 
+async def _open_pool(dsn: str, settings: ApiSettings) -> asyncpg.Pool[asyncpg.Record]:
+    """The read model's pool; while PostgreSQL does not answer (a restart), wait and retry."""
+    delay = POOL_RETRY_START_S
+    while True:
+        try:
+            return await asyncpg.create_pool(
+                dsn,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                command_timeout=settings.query_timeout_s,
+                # The API only reads: a bug can never write to the read model.
+                server_settings={
+                    "application_name": "threadweaver-api",
+                    "default_transaction_read_only": "on",
+                },
+            )
+        except READ_MODEL_UNAVAILABLE as exc:
+            log.warning("PostgreSQL does not answer (%r); retrying in %.2f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POOL_RETRY_CAP_S)
+
+
 def _lifespan(
     settings: ApiSettings,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
@@ -70,18 +97,11 @@ def _lifespan(
                 f"{PREFIX}PG_DSN is not set: the API reads the PostgreSQL read model"
             )
         async with AsyncExitStack() as stack:
-            pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
-                dsn,
-                min_size=settings.pool_min_size,
-                max_size=settings.pool_max_size,
-                command_timeout=settings.query_timeout_s,
-                # The API only reads: a bug can never write to the read model.
-                server_settings={
-                    "application_name": "threadweaver-api",
-                    "default_transaction_read_only": "on",
-                },
-            )
+            pool = await _open_pool(dsn, settings)
             stack.push_async_callback(pool.close)
+            # An API started while Kafka restarts waits for it rather than exiting: the
+            # client's start reads its reply partition's end.
+            await asyncio.to_thread(wait_until_reachable, settings.base.kafka, log)
             client = CommandClient(settings.base, reply_partition=settings.reply_partition)
             await client.start()
             stack.push_async_callback(client.close)

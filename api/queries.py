@@ -33,7 +33,7 @@ _POLL_FIRST_S = 0.005
 _POLL_MAX_S = 0.1
 
 # Failures that mean "the read model cannot answer now", not "this request is wrong".
-_UNAVAILABLE = (
+READ_MODEL_UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
@@ -124,7 +124,7 @@ async def _fetch(s: Services, query: sql.Query) -> list[asyncpg.Record]:
     try:
         async with s.pool.acquire(timeout=timeout) as conn:
             return await conn.fetch(query.sql, *query.args, timeout=timeout)
-    except _UNAVAILABLE as exc:
+    except READ_MODEL_UNAVAILABLE as exc:
         raise ApiError(
             503, HttpReason.UNAVAILABLE, ["the read model is unavailable; retry later"]
         ) from exc

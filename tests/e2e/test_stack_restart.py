@@ -21,9 +21,11 @@ import pytest
 from pipeline.client.commands import new_id
 from pipeline.settings import Settings
 from pipeline.stack import broker
+from pipeline.stack.ports import free_port
 from pipeline.stack.process import is_alive
 from pipeline.stack.stack import read_state
 from tests.conftest import stack_data_dir
+from tests.support.auth import api_auth_env
 from tests.support.processes import THREADWEAVER, Component, worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -73,6 +75,9 @@ class World:
             Component("mirror", ["mirror"], settings, self.log_dir, **_no_metrics("MIRROR")),
             Component(
                 "projector", ["projector"], settings, self.log_dir, **_no_metrics("PROJECTOR")
+            ),
+            Component(
+                "api", ["api", "--port", str(free_port())], settings, self.log_dir, **api_auth_env()
             ),
         ]
         for component in self.components:
@@ -132,8 +137,8 @@ def test_a_thread_outlives_stack_down_up_and_a_broker_sigkill(world: World) -> N
     settings = world.settings
     world.stop_components()
     world.stack("down")
-    # Components started while every server is down wait for them (Kafka, PostgreSQL,
-    # DynamoDB) instead of exiting; `stack up` brings the servers back on the same ports.
+    # Components started while every server is down (the worker, mirror, projector and API)
+    # wait for them instead of exiting; `stack up` brings the servers back on the same ports.
     world.start_components(settings)
     time.sleep(3)
     world.stack("up")
