@@ -26,7 +26,7 @@ from pipeline.client.commands import new_id
 from pipeline.domain import Command, NewMessage, Problem, validate_command
 from pipeline.domain.ids import CROCKFORD, is_ulid, ulid_from_parts
 from pipeline.kafka.producer import DeliveryError
-from pipeline.replies import CommandAccepted, CommandRejected
+from pipeline.kafka.replies import CommandAccepted, CommandRejected
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 # Domain field names that the HTTP API spells differently.

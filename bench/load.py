@@ -37,7 +37,7 @@ from bench.visibility import Sample, VisibilityPoller
 from pipeline.client.commands import CommandFactory
 from pipeline.codec import encode_command
 from pipeline.domain import Command
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Topics
 
 TOPICS = Topics()

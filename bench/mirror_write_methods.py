@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 from pipeline.codec import encode_event  # noqa: E402
 from pipeline.domain import AddedMessage, Event, MessagesAdded, ThreadCreated  # noqa: E402
 from pipeline.domain.ids import ulid_from_parts  # noqa: E402
+from pipeline.kafka.records import Record  # noqa: E402
 from pipeline.mirror.aws import dynamodb_client  # noqa: E402
 from pipeline.mirror.batch import BatchMirror  # noqa: E402
 from pipeline.mirror.config import WriteMethod  # noqa: E402
-from pipeline.mirror.records import JournalRecord  # noqa: E402
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.stack import dynamodb_server  # noqa: E402
@@ -41,7 +41,7 @@ BATCH = 1_000
 
 
 class Discard:
-    def send(self, record: JournalRecord, headers: list[tuple[str, bytes]]) -> None:
+    def send(self, record: Record, headers: list[tuple[str, bytes]]) -> None:
         pass
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -52,7 +52,7 @@ def ulid(n: int) -> str:
     return ulid_from_parts(1_700_000_000_000, n)
 
 
-def journal(events: int, run: int) -> list[JournalRecord]:
+def journal(events: int, run: int) -> list[Record]:
     """Threads of 20 events: a creation, then messages of 1-3 short texts (~250-400 bytes)."""
     records = []
     for i in range(events):
@@ -78,7 +78,7 @@ def journal(events: int, run: int) -> list[JournalRecord]:
             body,
         )
         records.append(
-            JournalRecord("threadweaver.thread-events", 0, i, thread.encode(), encode_event(event))
+            Record("threadweaver.thread-events", 0, i, thread.encode(), encode_event(event))
         )
     return records
 

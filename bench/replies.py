@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.kafka import consumer_conf, end_offsets
 from pipeline.codec import CodecError, decode_reply
-from pipeline.replies import Reply
+from pipeline.kafka.replies import Reply
 
 OnReply = Callable[[Reply, float], None]
 

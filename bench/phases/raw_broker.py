@@ -17,7 +17,7 @@ from bench.processes import finish_child, start_child
 from bench.report import Figure
 from pipeline.codec import encode_command, encode_event, encode_reply
 from pipeline.domain import Accepted, DecisionContext, Thread, decide, replay
-from pipeline.replies import CommandAccepted
+from pipeline.kafka.replies import CommandAccepted
 
 PHASE = "1 raw broker"
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 from pipeline.client import CommandClient
-from pipeline.loadgen import run_load
+from pipeline.client.loadgen import run_load
 
 
 async def _main(args: argparse.Namespace) -> int:

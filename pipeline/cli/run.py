@@ -110,7 +110,7 @@ def _without_auth_settings(environ: Mapping[str, str]) -> dict[str, str]:
 
 def _demo(api_url: str, token_for: Callable[[str], str] | None) -> None:
     """Create a small conversation through the public API and print where to look."""
-    from pipeline.demo import DemoError, run_demo  # noqa: PLC0415
+    from pipeline.client.demo import DemoError, run_demo  # noqa: PLC0415
 
     try:
         demo = run_demo(api_url, token_for)

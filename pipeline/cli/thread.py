@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 from pipeline.client import CommandClient, CommandFactory, ReplyTimeoutError
 from pipeline.domain import Command, validate_command
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_INVALID, EXIT_INFRA = 0, 1, 2, 3
 

@@ -22,9 +22,8 @@ from pipeline.domain import Command
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.producer import AsyncProducer
-from pipeline.replies import Reply
+from pipeline.kafka.replies import REPLY_PARTITION_HEADER, Reply
 from pipeline.settings import Settings
-from pipeline.worker.records import REPLY_PARTITION_HEADER
 
 T = TypeVar("T")
 # The replies consumer only assign()s and never commits; named in the API's KafkaUser ACLs.

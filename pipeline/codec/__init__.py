@@ -17,7 +17,7 @@ from pipeline.codec.schemas import Topic, load_family
 from pipeline.codec.wire import WireCodec
 from pipeline.domain.commands import Command
 from pipeline.domain.events import Event
-from pipeline.replies import Reply
+from pipeline.kafka.replies import Reply
 
 __all__ = [
     "CodecError",

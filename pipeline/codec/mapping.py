@@ -42,7 +42,7 @@ from pipeline.domain.events import (
     ThreadCreated,
     ThreadDestroyed,
 )
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 
 T = TypeVar("T")
 AvroRecord = dict[str, Any]

@@ -13,6 +13,7 @@ from typing import Protocol, assert_never
 
 from pipeline.codec import decode_event
 from pipeline.domain import Event
+from pipeline.kafka.records import Record
 from pipeline.mirror import metrics
 from pipeline.mirror.config import WriteMethod
 from pipeline.mirror.items import (
@@ -40,7 +41,6 @@ from pipeline.mirror.records import (
     STORED_OFFSET_HEADER,
     STORED_PARTITION_HEADER,
     DeadLetterReason,
-    JournalRecord,
     dead_letter_headers,
 )
 from pipeline.mirror.retry import Deadline
@@ -58,7 +58,7 @@ class Store(Protocol):
 
 
 class DeadLetters(Protocol):
-    def send(self, record: JournalRecord, headers: list[tuple[str, bytes]]) -> None: ...
+    def send(self, record: Record, headers: list[tuple[str, bytes]]) -> None: ...
 
     def flush(self, timeout: float = 30.0) -> None: ...
 
@@ -88,7 +88,7 @@ class BatchMirror:
         self._retry_deadline_s = retry_deadline_s
         self._decode = decode
 
-    def process(self, records: Sequence[JournalRecord]) -> BatchOutcome:
+    def process(self, records: Sequence[Record]) -> BatchOutcome:
         started = time.perf_counter()
         deadline = Deadline.after(self._retry_deadline_s)
         prepared = [prepare(record, self._decode) for record in records]
@@ -140,7 +140,7 @@ class BatchMirror:
         metrics.DUPLICATES.inc(duplicates)
         return BatchOutcome(len(actions), written, duplicates, conflicts, dead)
 
-    def _conflict(self, record: JournalRecord, key: Key, event_id: str, stored: Item) -> None:
+    def _conflict(self, record: Record, key: Key, event_id: str, stored: Item) -> None:
         metrics.CONFLICTS.inc()
         stored_id = text(stored, EVENT_ID) or "?"
         stored_at = (number(stored, JOURNAL_PARTITION), number(stored, JOURNAL_OFFSET))
@@ -158,7 +158,7 @@ class BatchMirror:
 
     def _send(
         self,
-        record: JournalRecord,
+        record: Record,
         reason: DeadLetterReason,
         error: str,
         extra: tuple[tuple[str, str], ...] = (),

@@ -12,8 +12,8 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.kafka.config import producer_config
+from pipeline.kafka.records import Record
 from pipeline.kafka.security import KafkaConnection
-from pipeline.mirror.records import JournalRecord
 
 
 class DeadLetterError(Exception):
@@ -34,7 +34,7 @@ class DeadLetterProducer:
             with self._lock:
                 self._failures.append(str(error))
 
-    def send(self, record: JournalRecord, headers: list[tuple[str, bytes]]) -> None:
+    def send(self, record: Record, headers: list[tuple[str, bytes]]) -> None:
         # Keyed like the journal record: a thread's dead letters keep their order.
         kafka_headers: list[tuple[str, str | bytes | None]] = list(headers)
         while True:

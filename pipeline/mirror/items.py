@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from pipeline.domain import Event
-from pipeline.mirror.records import DeadLetterReason, JournalRecord
+from pipeline.kafka.records import Record
+from pipeline.mirror.records import DeadLetterReason
 
 Item: TypeAlias = dict[str, dict[str, Any]]
 Key: TypeAlias = tuple[str, int]
@@ -44,7 +45,7 @@ PARTITION_KEY_MAX_BYTES = 2048
 class Mirrorable:
     """A journal record ready to be stored."""
 
-    record: JournalRecord
+    record: Record
     key: Key
     item: Item
     event_id: str
@@ -54,7 +55,7 @@ class Mirrorable:
 class Unmirrorable:
     """A journal record that can never become an item: it is dead-lettered at once."""
 
-    record: JournalRecord
+    record: Record
     reason: DeadLetterReason
     error: str
 
@@ -134,9 +135,9 @@ def item_digest(item: Mapping[str, Mapping[str, Any]]) -> bytes:
     return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
-def prepare(record: JournalRecord, decode: Callable[[bytes], Event]) -> Prepared:
+def prepare(record: Record, decode: Callable[[bytes], Event]) -> Prepared:
     """Decode a journal record and map it to its item, or say why it can never be one."""
-    if record.value is None:
+    if not record.value:
         return Unmirrorable(record, DeadLetterReason.UNDECODABLE, "record without a value")
     try:
         event = decode(record.value)

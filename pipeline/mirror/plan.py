@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeAlias, assert_never
 
+from pipeline.kafka.records import Record
 from pipeline.mirror.items import Item, Key, Mirrorable, Prepared, Unmirrorable, event_bytes
-from pipeline.mirror.records import DeadLetterReason, JournalRecord
+from pipeline.mirror.records import DeadLetterReason
 
 
 class Sameness(Enum):
@@ -53,7 +54,7 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    record: JournalRecord
+    record: Record
     reason: DeadLetterReason
     error: str
 

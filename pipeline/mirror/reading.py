@@ -13,15 +13,14 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.offsets import end_offsets
+from pipeline.kafka.records import Record, from_confluent
 from pipeline.kafka.security import KafkaConnection
-from pipeline.mirror.records import JournalRecord
-from pipeline.mirror.runner import journal_record
 
 # Without a record for this long, a partition that should have more is considered stuck.
 STALL_SECONDS = 60.0
 
 
-def read_topic(connection: KafkaConnection, topic: str, partitions: int) -> Iterator[JournalRecord]:
+def read_topic(connection: KafkaConnection, topic: str, partitions: int) -> Iterator[Record]:
     ends = end_offsets(connection, topic, range(partitions))
     remaining = {p for p, end in ends.items() if end > 0}
     if not remaining:
@@ -48,7 +47,7 @@ def read_topic(connection: KafkaConnection, topic: str, partitions: int) -> Iter
                         continue
                     raise KafkaException(error)
                 last_progress = time.monotonic()
-                record = journal_record(message)
+                record = from_confluent(message)
                 if record.partition not in remaining or record.offset >= ends[record.partition]:
                     continue
                 yield record

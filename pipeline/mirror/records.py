@@ -6,10 +6,9 @@ and key, plus reason headers (pipeline/kafka/dead_letters.py, the same as the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
-from pipeline.kafka.dead_letters import dead_letter_headers as kafka_dead_letter_headers
+from pipeline.kafka.records import Record
 
 # For a conflict: where the event that stays in DynamoDB came from.
 STORED_EVENT_ID_HEADER = "threadweaver-stored-event-id"
@@ -30,28 +29,12 @@ class DeadLetterReason(Enum):
     REJECTED = "REJECTED"
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
 def dead_letter_headers(
-    record: JournalRecord,
+    record: Record,
     reason: DeadLetterReason,
     error: str,
     extra: tuple[tuple[str, str], ...] = (),
 ) -> list[tuple[str, bytes]]:
-    return kafka_dead_letter_headers(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        headers=record.headers,
-        reason=reason.value,
-        error=error,
-        extra=[(name, value.encode()) for name, value in extra],
+    return record.dead_letter_headers(
+        reason.value, error, [(name, value.encode()) for name, value in extra]
     )

@@ -14,25 +14,14 @@ from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from pipeline.kafka.messages import headers_of, poll_batch
+from pipeline.kafka.messages import poll_batch
+from pipeline.kafka.records import Record, from_confluent
 from pipeline.mirror import metrics
 from pipeline.mirror.batch import BatchMirror
-from pipeline.mirror.records import JournalRecord
 
 log = logging.getLogger(__name__)
 
 GROUP_ID = "threadweaver-mirror"
-
-
-def journal_record(message: Message) -> JournalRecord:
-    return JournalRecord(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        value=message.value(),
-        headers=headers_of(message),
-    )
 
 
 class MirrorRunner:
@@ -53,7 +42,7 @@ class MirrorRunner:
             for message in messages:
                 if message.error() is not None:
                     log.warning("consumer error: %s", message.error())
-            records = [journal_record(m) for m in messages if m.error() is None]
+            records = [from_confluent(m) for m in messages if m.error() is None]
             if not records:
                 continue
             log.debug("batch of %d records: mirroring", len(records))
@@ -67,7 +56,7 @@ class MirrorRunner:
     def _poll_batch(self) -> list[Message]:
         return poll_batch(self._consumer, self._batch_max, 0.5)
 
-    def _commit(self, records: Sequence[JournalRecord]) -> None:
+    def _commit(self, records: Sequence[Record]) -> None:
         next_offsets: dict[int, int] = {}
         for record in records:
             next_offsets[record.partition] = record.offset + 1

@@ -25,6 +25,7 @@ from pipeline.kafka.dead_letters import (
     SOURCE_PARTITION_HEADER,
     SOURCE_TOPIC_HEADER,
 )
+from pipeline.kafka.records import Record
 from pipeline.mirror.items import (
     Key,
     Mirrorable,
@@ -36,7 +37,6 @@ from pipeline.mirror.items import (
 )
 from pipeline.mirror.plan import Sameness, compare
 from pipeline.mirror.reading import read_topic
-from pipeline.mirror.records import JournalRecord
 from pipeline.settings import Settings
 
 Position = tuple[int, int]  # (journal partition, offset)
@@ -186,7 +186,7 @@ def compare_table(
     )
 
 
-def dead_letter_position(record: JournalRecord, journal_topic: str) -> Position | None:
+def dead_letter_position(record: Record, journal_topic: str) -> Position | None:
     """The journal position a dead letter came from; None for another topic's record."""
     headers = dict(record.headers)
     if headers.get(SOURCE_TOPIC_HEADER) != journal_topic.encode():

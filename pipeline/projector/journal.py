@@ -11,9 +11,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.offsets import end_offsets
+from pipeline.kafka.records import Record, from_confluent
 from pipeline.kafka.security import KafkaConnection
-from pipeline.projector.records import JournalRecord
-from pipeline.projector.runner import journal_record
 
 # Without progress for this long the broker is considered unavailable.
 STALL_SECONDS = 60.0
@@ -60,18 +59,18 @@ class JournalScanner:
     def done(self) -> bool:
         return not self._remaining
 
-    def next_batch(self) -> list[JournalRecord]:
+    def next_batch(self) -> list[Record]:
         """The next records below the ends (possibly none yet); [] once `done`."""
         while self._remaining:
             messages = self._consumer.consume(self._batch_max, 0.5)
-            batch: list[JournalRecord] = []
+            batch: list[Record] = []
             for message in messages:
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
                         continue
                     raise KafkaException(error)
-                record = journal_record(message)
+                record = from_confluent(message)
                 end = self._ends.get(record.partition, 0)
                 if record.offset < end:
                     batch.append(record)

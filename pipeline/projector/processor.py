@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pipeline.codec import CodecError, decode_event
 from pipeline.kafka.dead_letters import dead_letter_headers
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.records import Record
 from pipeline.projector import metrics
 from pipeline.projector.executor import Executor
 from pipeline.projector.plan import Outcome, ThreadPlan, group_by_thread, invalid_envelope
-from pipeline.projector.records import JournalEvent, JournalRecord
+from pipeline.projector.records import JournalEvent
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ APPLIED_COMMAND_ID_HEADER = "threadweaver-applied-command-id"
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    record: JournalRecord
+    record: Record
     reason: str
     detail: str
     extra_headers: tuple[tuple[str, bytes], ...] = ()
@@ -65,7 +66,7 @@ class BatchProcessor:
         self._producer = producer
         self._conflicts_topic = conflicts_topic
 
-    async def process(self, records: Sequence[JournalRecord]) -> BatchReport:
+    async def process(self, records: Sequence[Record]) -> BatchReport:
         started = time.perf_counter()
         report = BatchReport(records=len(records))
         items: list[JournalEvent] = []

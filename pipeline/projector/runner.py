@@ -23,31 +23,20 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.crash import crash
-from pipeline.kafka.messages import headers_of, poll_batch
+from pipeline.kafka.messages import poll_batch
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.records import Record, from_confluent
 from pipeline.projector import guard, metrics
 from pipeline.projector.config import ProjectorSettings
 from pipeline.projector.executor import Executor
 from pipeline.projector.processor import BatchProcessor, BatchReport
-from pipeline.projector.records import JournalRecord
 
 log = logging.getLogger(__name__)
 RECONNECT_START_S = 0.25
 RECONNECT_CAP_S = 5.0
 
 
-def journal_record(message: Message) -> JournalRecord:
-    return JournalRecord(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        value=message.value() or b"",
-        headers=headers_of(message),
-    )
-
-
-def next_offsets(records: Sequence[JournalRecord]) -> list[TopicPartition]:
+def next_offsets(records: Sequence[Record]) -> list[TopicPartition]:
     ends: dict[tuple[str, int], int] = {}
     for record in records:
         ends[(record.topic, record.partition)] = record.offset + 1
@@ -202,7 +191,7 @@ class ProjectorRunner:
             for message in messages:
                 if message.error() is not None:
                     log.warning("consumer error: %s", message.error())
-            records = [journal_record(m) for m in messages if m.error() is None]
+            records = [from_confluent(m) for m in messages if m.error() is None]
             if records:
                 progress.add(await processor.process(records))
                 self._commit(consumer, records, progress.lag)
@@ -211,9 +200,7 @@ class ProjectorRunner:
     def _poll_batch(self, consumer: Consumer) -> list[Message]:
         return poll_batch(consumer, self._settings.batch_max, 0.2)
 
-    def _commit(
-        self, consumer: Consumer, records: Sequence[JournalRecord], lag: dict[int, int]
-    ) -> None:
+    def _commit(self, consumer: Consumer, records: Sequence[Record], lag: dict[int, int]) -> None:
         offsets = next_offsets(records)
         try:
             consumer.commit(offsets=offsets, asynchronous=False)

@@ -12,34 +12,19 @@ from faust.types import TP
 from pipeline.kafka.crash import crash
 from pipeline.kafka.faust_auth import broker_credentials
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.records import Record, from_faust
 from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
 from pipeline.worker.executor import BatchExecutor
 from pipeline.worker.journal import KafkaJournal
-from pipeline.worker.records import WORKER_PRODUCER_CONFIG, CommandRecord
+from pipeline.worker.records import WORKER_PRODUCER_CONFIG
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
 # Exit code when the worker stops itself after an error it must not continue from.
 
 
-def _record(event: Any) -> CommandRecord:
-    message = event.message
-    headers = message.headers or []
-    if isinstance(headers, dict):
-        headers = list(headers.items())
-    return CommandRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(message.timestamp * 1000),
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), bytes(v or b"")) for k, v in headers),
-    )
-
-
-def _report_lag(app: faust.App, records: list[CommandRecord]) -> None:
+def _report_lag(app: faust.App, records: list[Record]) -> None:
     last = {(r.topic, r.partition): r.offset for r in records}
     for (topic, partition), offset in last.items():
         try:
@@ -94,7 +79,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
             async for events in stream.take_events(
                 settings.batch_max, within=settings.batch_within_s
             ):
-                records = [_record(event) for event in events]
+                records = [from_faust(event) for event in events]
                 await executor.process(records)
                 _report_lag(app, records)
         except Exception:

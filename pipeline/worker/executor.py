@@ -16,13 +16,13 @@ from pipeline.codec import CodecError, decode_command, decode_event, encode_even
 from pipeline.domain import Accepted, Command, Event, Rejected, RejectionReason, Thread, replay
 from pipeline.kafka.partitioner import partition_for
 from pipeline.kafka.producer import AsyncProducer, OutgoingRecord
-from pipeline.replies import Reply
+from pipeline.kafka.records import Record
+from pipeline.kafka.replies import REPLY_PARTITION_HEADER, Reply, reply_partition
 from pipeline.settings import Topics
 from pipeline.worker import metrics
 from pipeline.worker.catchup import CatchUpReport, Journal, catch_up
 from pipeline.worker.handling import AlreadyDecided, Decided, context_for, handle, misrouted
 from pipeline.worker.handling import reply_for as _reply_for
-from pipeline.worker.records import CommandRecord
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class _Pending:
     events: dict[int, list[Event]] = field(default_factory=dict)
     states: dict[int, dict[str, Thread]] = field(default_factory=dict)
     replies: list[tuple[Reply, int | None]] = field(default_factory=list)
-    dead_letters: list[tuple[CommandRecord, str, str]] = field(default_factory=list)
+    dead_letters: list[tuple[Record, str, str]] = field(default_factory=list)
     # Threads with a reply not yet acknowledged that left no trace in the journal.
     unjournaled_replies: set[tuple[int, str]] = field(default_factory=set)
 
@@ -84,7 +84,7 @@ class BatchExecutor:
     def _lock(self, partition: int) -> asyncio.Lock:
         return self._locks.setdefault(partition, asyncio.Lock())
 
-    async def process(self, records: Sequence[CommandRecord]) -> None:
+    async def process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
         async with contextlib.AsyncExitStack() as locks:
             partitions = sorted({r.partition for r in records})
@@ -160,7 +160,7 @@ class BatchExecutor:
             return cached
         return self._store.get(partition, thread_id)
 
-    async def _add(self, record: CommandRecord) -> None:
+    async def _add(self, record: Record) -> None:
         try:
             command = decode_command(record.value)
         except CodecError as exc:
@@ -205,21 +205,22 @@ class BatchExecutor:
 
     def _reply(
         self,
-        record: CommandRecord,
+        record: Record,
         command: Command,
         decision: Accepted | Rejected,
         *,
         unjournaled: bool = False,
     ) -> None:
         self._pending.replies.append(
-            (_reply_for(command, decision), record.reply_partition(self._partitions))
+            (
+                _reply_for(command, decision),
+                reply_partition(record.header(REPLY_PARTITION_HEADER), self._partitions),
+            )
         )
         if unjournaled:
             self._pending.unjournaled_replies.add((record.partition, command.thread_id))
 
-    def _dead_letter(
-        self, record: CommandRecord, reason: str, error: str, *, command_name: str
-    ) -> None:
+    def _dead_letter(self, record: Record, reason: str, error: str, *, command_name: str) -> None:
         self._pending.dead_letters.append((record, reason, error))
         metrics.DEAD_LETTERS.labels(reason).inc()
         if reason != "INVALID_COMMAND":

@@ -30,7 +30,7 @@ from pipeline.domain import (
     ThreadState,
     decide,
 )
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 
 
 @dataclass(frozen=True, slots=True)

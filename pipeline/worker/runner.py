@@ -20,29 +20,17 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.crash import crash
-from pipeline.kafka.messages import headers_of, poll_batch
+from pipeline.kafka.messages import poll_batch
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.records import Record, from_confluent
 from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
 from pipeline.worker.executor import BatchExecutor
 from pipeline.worker.journal import KafkaJournal
-from pipeline.worker.records import WORKER_PRODUCER_CONFIG, CommandRecord
+from pipeline.worker.records import WORKER_PRODUCER_CONFIG
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
-
-
-def _record(message: Message) -> CommandRecord:
-    _kind, timestamp_ms = message.timestamp()
-    return CommandRecord(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        timestamp_ms=timestamp_ms,
-        key=message.key(),
-        value=message.value() or b"",
-        headers=headers_of(message),
-    )
 
 
 class CommandRunner:
@@ -105,7 +93,7 @@ class CommandRunner:
                     revoked, self._revoked = self._revoked, []
                 if revoked:
                     self._executor.forget(revoked)
-                records = [_record(m) for m in messages if m.error() is None]
+                records = [from_confluent(m) for m in messages if m.error() is None]
                 for message in messages:
                     if message.error() is not None:
                         log.warning("consumer error: %s", message.error())
@@ -119,7 +107,7 @@ class CommandRunner:
     def _poll_batch(self) -> list[Message]:
         return poll_batch(self._consumer, self._settings.batch_max, 0.2)
 
-    def _commit(self, records: Sequence[CommandRecord]) -> None:
+    def _commit(self, records: Sequence[Record]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
         for record in records:
             next_offsets[(record.topic, record.partition)] = record.offset + 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pipeline.codec import CodecError, decode_command, decode_reply
 from pipeline.domain import Accepted, Event, MessagesAdded
 from pipeline.kafka.dead_letters import REASON_HEADER
-from pipeline.mirror.records import JournalRecord
+from pipeline.kafka.records import Record
 from pipeline.mirror.verify import VerifyReport as MirrorReport
 from pipeline.projector.fold import ThreadView
 from pipeline.projector.verify import VerifyReport as ProjectorReport
@@ -52,11 +52,11 @@ class Evidence:
     """What the system holds once quiet, restricted to the run's threads where it can be."""
 
     # The journal records of the run's threads, decoded, in journal order.
-    journal: list[tuple[JournalRecord, Event]]
+    journal: list[tuple[Record, Event]]
     # command id -> the distinct reply records (bytes) of the run's commands.
     replies: dict[str, set[bytes]]
     reply_records: int
-    command_dead_letters: list[JournalRecord]
+    command_dead_letters: list[Record]
     views: dict[str, ThreadView]
     mirror: MirrorReport
     projector: ProjectorReport

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipeline.domain import Accepted, AddMessages, RemoveMessages
-from pipeline.replies import CommandAccepted, Reply
+from pipeline.kafka.replies import CommandAccepted, Reply
 from tests.chaos.scenario import Garbage, Planned
 
 Status = Literal["accepted", "rejected", "refused"]

@@ -30,9 +30,9 @@ from pipeline.client import CommandClient
 from pipeline.codec import CodecError, decode_event, decode_reply
 from pipeline.domain import Event
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.records import Record
 from pipeline.mirror.aws import dynamodb_client
 from pipeline.mirror.reading import read_topic
-from pipeline.mirror.records import JournalRecord
 from pipeline.mirror.runner import GROUP_ID as MIRROR_GROUP
 from pipeline.mirror.verify import verify as verify_mirror
 from pipeline.projector.fold import fold
@@ -138,7 +138,7 @@ async def gather_evidence(
     keys = {thread_id.encode() for thread_id in touched}
     topics = settings.topics
 
-    def journal() -> list[tuple[JournalRecord, Event]]:
+    def journal() -> list[tuple[Record, Event]]:
         return [
             (record, decode_event(record.value or b""))
             for record in read_topic(settings.kafka, topics.events, settings.partitions)

@@ -15,11 +15,11 @@ import pytest
 
 from pipeline.codec import encode_event, encode_reply
 from pipeline.domain import Accepted, Event, MemberIdsJoined
-from pipeline.mirror.records import JournalRecord
+from pipeline.kafka.records import Record
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.mirror.verify import JournalFold, compare_table
 from pipeline.projector.fold import fold
 from pipeline.projector.verify import VerifyReport
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
 from tests.chaos import checks
 from tests.chaos.outcomes import Entry, Ledger, Outcome, difference
 from tests.chaos.scenario import Planned, Scenario, ThreadCase
@@ -52,7 +52,7 @@ class Run:
     def evidence(self, events: list[Event] | None = None) -> checks.Evidence:
         events = self.events if events is None else events
         journal = [
-            (JournalRecord("journal", 0, i, e.thread_id.encode(), encode_event(e)), e)
+            (Record("journal", 0, i, e.thread_id.encode(), encode_event(e)), e)
             for i, e in enumerate(events)
         ]
         return checks.Evidence(

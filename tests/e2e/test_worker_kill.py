@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.client import CommandClient, ReplyTimeoutError
+from pipeline.client.loadgen import Mix, ThreadModel
 from pipeline.codec import decode_event, decode_reply
 from pipeline.domain import Command, Event, Thread, replay
-from pipeline.loadgen import Mix, ThreadModel
-from pipeline.replies import CommandAccepted, Reply
+from pipeline.kafka.replies import CommandAccepted, Reply
 from pipeline.settings import Settings
 from pipeline.worker.store import ThreadStore
 from tests.support.kafka import read_topic

@@ -10,7 +10,7 @@ import pytest
 from pipeline.client import CommandClient, CommandFactory
 from pipeline.client.commands import new_id
 from pipeline.kafka.offsets import end_offsets
-from pipeline.replies import CommandAccepted
+from pipeline.kafka.replies import CommandAccepted
 from pipeline.settings import Settings
 from pipeline.worker.store import ThreadStore
 from tests.support.processes import worker

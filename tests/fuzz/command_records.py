@@ -44,7 +44,7 @@ from pipeline.kafka.dead_letters import (
     SOURCE_TOPIC_HEADER,
 )
 from pipeline.kafka.partitioner import partition_for
-from pipeline.worker.records import REPLY_PARTITION_HEADER
+from pipeline.kafka.replies import REPLY_PARTITION_HEADER
 
 # librdkafka's default message.max.bytes, which every Threadweaver producer keeps, bounds
 # key + value + headers + 36 bytes of framing: huge records go up to that edge.

@@ -31,7 +31,7 @@ from pipeline.kafka.dead_letters import (
     SOURCE_TOPIC_HEADER,
 )
 from pipeline.kafka.partitioner import partition_for
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from pipeline.worker.handling import shown
 from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since

@@ -13,9 +13,8 @@ from pipeline.client.commands import new_id
 from pipeline.codec import encode_command
 from pipeline.domain import NewMessage, RejectionReason, limits
 from pipeline.kafka.partitioner import partition_for
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import REPLY_PARTITION_HEADER, CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
-from pipeline.worker.records import REPLY_PARTITION_HEADER
 from tests.support.kafka import produce_raw, read_topic
 from tests.support.processes import Component, worker
 

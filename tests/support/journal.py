@@ -10,6 +10,7 @@ from dataclasses import replace
 from confluent_kafka import Producer
 
 from pipeline.client.commands import new_id
+from pipeline.client.loadgen import Mix, ThreadModel
 from pipeline.codec import encode_event
 from pipeline.domain import (
     Accepted,
@@ -20,10 +21,10 @@ from pipeline.domain import (
 )
 from pipeline.kafka.config import producer_config
 from pipeline.kafka.partitioner import partition_for
+from pipeline.kafka.records import Record
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.kafka.security import KafkaConnection
-from pipeline.loadgen import Mix, ThreadModel
-from pipeline.projector.records import JournalEvent, JournalRecord
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.projector.records import JournalEvent
 from tests.support.builders import Aggregate
 
 JOURNAL = "threadweaver.thread-events"
@@ -102,9 +103,7 @@ def items(events: Iterable[Event], partition: int = 0, first_offset: int = 0) ->
     """Events as decoded journal records (for the pure planner)."""
     return [
         JournalEvent(
-            JournalRecord(
-                JOURNAL, partition, first_offset + i, e.thread_id.encode(), encode_event(e)
-            ),
+            Record(JOURNAL, partition, first_offset + i, e.thread_id.encode(), encode_event(e)),
             e,
         )
         for i, e in enumerate(events)

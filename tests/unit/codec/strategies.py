@@ -36,7 +36,7 @@ from pipeline.domain.events import (
 )
 from pipeline.domain.ids import ulid_from_parts
 from pipeline.domain.rejections import RejectionReason
-from pipeline.replies import CommandAccepted, CommandRejected
+from pipeline.kafka.replies import CommandAccepted, CommandRejected
 
 ids = st.one_of(
     st.builds(ulid_from_parts, st.integers(0, (1 << 48) - 1), st.integers(0, (1 << 80) - 1)),

@@ -28,7 +28,7 @@ from pipeline.codec.schemas import load_family
 from pipeline.codec.wire import HEADER_SIZE, MAGIC
 from pipeline.domain.commands import AddMessages, CreateThread, JoinMemberIds, NewMessage
 from pipeline.domain.events import ThreadDestroyed
-from pipeline.replies import CommandRejected
+from pipeline.kafka.replies import CommandRejected
 from tests.unit.codec import strategies as s
 from tests.unit.codec.compat import ReleaseVersion, current_schema, field
 

@@ -19,7 +19,7 @@ from pipeline.codec import (
 )
 from pipeline.domain.commands import Command, CommandBody, DestroyThread
 from pipeline.domain.events import Event, EventBody
-from pipeline.replies import Reply
+from pipeline.kafka.replies import Reply
 from tests.unit.codec import strategies as s
 
 pytestmark = pytest.mark.unit

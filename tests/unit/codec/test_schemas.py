@@ -24,7 +24,7 @@ from pipeline.codec.schemas import (
 from pipeline.domain.commands import Command, CommandBody
 from pipeline.domain.events import Event, EventBody
 from pipeline.domain.rejections import RejectionReason
-from pipeline.replies import Reply
+from pipeline.kafka.replies import Reply
 
 pytestmark = pytest.mark.unit
 

@@ -13,12 +13,11 @@ from pipeline.kafka.dead_letters import (
     SOURCE_TOPIC_HEADER,
     dead_letter_headers,
 )
+from pipeline.kafka.records import Record
+from pipeline.kafka.replies import REPLY_PARTITION_HEADER
 from pipeline.mirror.records import STORED_EVENT_ID_HEADER, DeadLetterReason
-from pipeline.mirror.records import JournalRecord as MirrorRecord
 from pipeline.mirror.records import dead_letter_headers as mirror_headers
 from pipeline.projector.processor import APPLIED_EVENT_ID_HEADER, DeadLetter
-from pipeline.projector.records import JournalRecord as ProjectorRecord
-from pipeline.worker.records import REPLY_PARTITION_HEADER, CommandRecord
 
 pytestmark = pytest.mark.unit
 
@@ -69,14 +68,8 @@ def test_the_builder_keeps_foreign_headers_and_caps_the_error() -> None:
 
 
 def test_the_worker_strips_forged_headers() -> None:
-    record = CommandRecord(
-        "threadweaver.thread-commands",
-        2,
-        41,
-        0,
-        b"k",
-        b"v",
-        (*FORGED, (REPLY_PARTITION_HEADER, b"3")),
+    record = Record(
+        "threadweaver.thread-commands", 2, 41, b"k", b"v", (*FORGED, (REPLY_PARTITION_HEADER, b"3"))
     )
     headers = record.dead_letter_headers("UNDECODABLE", "bad frame")
     assert_ours(headers, b"UNDECODABLE", b"threadweaver.thread-commands")
@@ -84,7 +77,7 @@ def test_the_worker_strips_forged_headers() -> None:
 
 
 def test_the_mirror_strips_forged_headers_and_forged_evidence() -> None:
-    record = MirrorRecord("threadweaver.thread-events", 2, 41, b"k", b"v", FORGED)
+    record = Record("threadweaver.thread-events", 2, 41, b"k", b"v", FORGED)
     headers = mirror_headers(
         record, DeadLetterReason.CONFLICT, "another event", ((STORED_EVENT_ID_HEADER, "01REAL"),)
     )
@@ -93,7 +86,7 @@ def test_the_mirror_strips_forged_headers_and_forged_evidence() -> None:
 
 
 def test_the_projector_strips_forged_headers_and_forged_evidence() -> None:
-    record = ProjectorRecord("threadweaver.thread-events", 2, 41, b"k", b"v", FORGED)
+    record = Record("threadweaver.thread-events", 2, 41, b"k", b"v", FORGED)
     letter = DeadLetter(
         record, "CONFLICT", "another event", ((APPLIED_EVENT_ID_HEADER, b"01REAL"),)
     )

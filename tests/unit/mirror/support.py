@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 
 from pipeline.codec import encode_event
 from pipeline.domain import AddedMessage, Event, MessagesAdded, ThreadCreated
+from pipeline.kafka.records import Record
 from pipeline.mirror.items import Item, Key, key_of
-from pipeline.mirror.records import JournalRecord
 from tests.support.builders import ALICE, BOB, T0, ulid
 
 TOPIC = "threadweaver.thread-events"
@@ -36,10 +36,10 @@ def event(thread: str, seq_nr: int, text: str = "hello", *, command: str | None 
     )
 
 
-def record(value: Event | bytes | None, offset: int, partition: int = 0) -> JournalRecord:
+def record(value: Event | bytes | None, offset: int, partition: int = 0) -> Record:
     raw = encode_event(value) if isinstance(value, Event) else value
     key = value.thread_id.encode() if isinstance(value, Event) else b"?"
-    return JournalRecord(TOPIC, partition, offset, key, raw)
+    return Record(TOPIC, partition, offset, key, raw)
 
 
 def client_error(code: str, operation: str, message: str = "test") -> ClientError:
@@ -129,10 +129,10 @@ class Letters:
     """Dead letters collected in memory."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[JournalRecord, dict[str, bytes]]] = []
+        self.sent: list[tuple[Record, dict[str, bytes]]] = []
         self.flushes = 0
 
-    def send(self, record: JournalRecord, headers: list[tuple[str, bytes]]) -> None:
+    def send(self, record: Record, headers: list[tuple[str, bytes]]) -> None:
         self.sent.append((record, dict(headers)))
 
     def flush(self, timeout: float = 30.0) -> None:

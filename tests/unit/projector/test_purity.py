@@ -17,6 +17,9 @@ ALLOWED = (
     "pipeline.projector.plan",
     "pipeline.projector.statements",
     "pipeline.projector.records",
+    # The shared record type: a dataclass and the dead-letter header rule, stdlib only.
+    "pipeline.kafka.records",
+    "pipeline.kafka.dead_letters",
 )
 
 

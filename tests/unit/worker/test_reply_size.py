@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.codec import encode_command, encode_reply
 from pipeline.domain import JoinMemberIds, RejectionReason, decide
-from pipeline.replies import CommandRejected
+from pipeline.kafka.records import Record
+from pipeline.kafka.replies import CommandRejected
 from pipeline.worker.handling import (
     REPLY_ID_MAX_CHARS,
     REPLY_MESSAGE_MAX_CHARS,
@@ -19,7 +20,6 @@ from pipeline.worker.handling import (
     reply_for,
     shown,
 )
-from pipeline.worker.records import CommandRecord
 from tests.support.builders import command, create, ulid
 
 pytestmark = pytest.mark.unit
@@ -63,7 +63,7 @@ def test_ulids_and_short_texts_are_shown_whole() -> None:
 
 
 def test_a_dead_letter_carries_only_the_workers_own_reason_and_source() -> None:
-    forged = CommandRecord(
+    forged = Record(
         topic="threadweaver.thread-commands",
         partition=2,
         offset=41,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pipeline.client import CommandClient, CommandFactory, ReplyTimeoutError
 from pipeline.client.commands import new_id
 from pipeline.domain import Command
-from pipeline.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 
 
 @dataclass
