@@ -10,6 +10,8 @@ from enum import Enum
 from pipeline.settings import PREFIX, Settings
 
 MIRROR = f"{PREFIX}MIRROR_"
+# The mirror's consumer group (named in its KafkaUser ACLs).
+GROUP_ID = "threadweaver-mirror"
 
 
 class WriteMethod(Enum):

@@ -7,44 +7,34 @@ batch was committed, and the restart mirrors it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import sys
-from types import FrameType
+from collections.abc import Callable
 from typing import NoReturn
 
-from confluent_kafka import Consumer
+from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
-from pipeline.kafka.config import consumer_config
+from pipeline.kafka.batch_loop import BatchLoop, Membership, member_consumer
 from pipeline.kafka.crash import crash
+from pipeline.kafka.records import Record
+from pipeline.mirror import metrics
 from pipeline.mirror.aws import dynamodb_client
 from pipeline.mirror.batch import BatchMirror
-from pipeline.mirror.config import MirrorSettings
+from pipeline.mirror.config import GROUP_ID, MirrorSettings
 from pipeline.mirror.deadletters import DeadLetterProducer
 from pipeline.mirror.faults import FaultInjector, parse_faults
-from pipeline.mirror.runner import GROUP_ID, MirrorRunner
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
 
 log = logging.getLogger("threadweaver.mirror")
 
 
-def _consumer(settings: MirrorSettings) -> Consumer:
-    overrides: dict[str, object] = {
-        "session.timeout.ms": int(settings.session_timeout_s * 1000),
-        "heartbeat.interval.ms": int(settings.heartbeat_interval_s * 1000),
-        # A batch may retry until its deadline: stay in the group meanwhile.
-        "max.poll.interval.ms": int(max(300.0, settings.retry_deadline_s + 60.0) * 1000),
-    }
-    if settings.group_instance_id:
-        # Static membership: a restarted pod gets its partitions back without a rebalance.
-        overrides["group.instance.id"] = settings.group_instance_id
-    base = settings.base
-    return Consumer(consumer_config(base.kafka, GROUP_ID, f"{GROUP_ID}-{os.getpid()}", **overrides))
-
-
-def build(settings: MirrorSettings) -> tuple[MirrorRunner, DynamoWriter, DeadLetterProducer]:
+def build(
+    settings: MirrorSettings,
+) -> tuple[BatchLoop, DynamoWriter, DeadLetterProducer]:
     base = settings.base
     client = dynamodb_client(
         base, pool=settings.concurrency + 2, timeout_s=settings.request_timeout_s
@@ -58,8 +48,61 @@ def build(settings: MirrorSettings) -> tuple[MirrorRunner, DynamoWriter, DeadLet
         base.kafka, base.topics.events_conflicts, f"{GROUP_ID}-{os.getpid()}"
     )
     mirror = BatchMirror(writer, dead_letters, settings.write_method, settings.retry_deadline_s)
-    runner = MirrorRunner(_consumer(settings), base.topics.events, mirror, settings.batch_max)
-    return runner, writer, dead_letters
+    consumer = member_consumer(
+        base.kafka,
+        Membership(
+            GROUP_ID,
+            f"{GROUP_ID}-{os.getpid()}",
+            settings.session_timeout_s,
+            settings.heartbeat_interval_s,
+            settings.group_instance_id,
+            # A batch may retry until its deadline: stay in the group meanwhile.
+            max_poll_interval_s=max(300.0, settings.retry_deadline_s + 60.0),
+        ),
+    )
+
+    async def handle(records: list[Record]) -> None:
+        log.debug("batch of %d records: mirroring", len(records))
+        # The mirror's writes are blocking (boto3 over its own thread pool).
+        outcome = await asyncio.to_thread(mirror.process, records)
+        log.debug("batch mirrored: %s", outcome)
+
+    loop = BatchLoop(
+        consumer,
+        base.topics.events,
+        handle,
+        batch_max=settings.batch_max,
+        what="journal",
+        first_timeout_s=0.5,
+        on_commit_refused=_commit_refused,
+        on_lag=lambda partition, lag: metrics.CONSUMER_LAG.labels(str(partition)).set(lag),
+    )
+    return loop, writer, dead_letters
+
+
+def _commit_refused(exc: KafkaException) -> None:
+    # Typically a partition revoked during the batch. Nothing is lost: the next owner starts
+    # from the previous commit and finds these records' items stored.
+    metrics.COMMIT_FAILURES.inc()
+    log.warning("offset commit failed (%s): these records will be mirrored again", exc)
+
+
+async def _serve(loop: BatchLoop) -> None:
+    running = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        running.add_signal_handler(signum, _stopper(loop, signum))
+    try:
+        await loop.run()
+    except Exception:
+        crash(log, "journal mirror")
+
+
+def _stopper(loop: BatchLoop, signum: int) -> Callable[[], None]:
+    def stop() -> None:
+        log.info("%s: stopping after the current batch", signal.Signals(signum).name)
+        loop.stop()
+
+    return stop
 
 
 def main() -> NoReturn:
@@ -81,19 +124,9 @@ def main() -> NoReturn:
         settings.batch_max,
         settings.concurrency,
     )
-    runner, writer, dead_letters = build(settings)
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s: stopping after the current batch", signal.Signals(signum).name)
-        runner.stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        runner.run()
-    except Exception:
-        crash(log, "journal mirror")
-    runner.close()
+    loop, writer, dead_letters = build(settings)
+    asyncio.run(_serve(loop))
+    loop.close()
     dead_letters.close()
     writer.close()
     log.info("stopped")

@@ -1,24 +1,41 @@
 """Compare the DynamoDB table with the Kafka journal.
 
-The mirror must account for every journal record: by the mirror's own rule (plan.py), the
-first mirrorable event at each `(thread_id, seq_nr)` is in the table exactly as `to_item`
-maps it, and every other record that is not an identical duplicate (undecodable, too large,
-a different event at a taken key, an item DynamoDB refused) is in the conflicts topic. A
-difference is a record accounted for neither way, or an item the journal does not explain.
+The mirror must account for every journal record: the first mirrorable event at each
+`(thread_id, seq_nr)` is in the table as the item layout of `schemas/dynamodb/README.md`
+describes it, and every other record that is not an identical duplicate (undecodable, too
+large, a different event at a taken key, an item DynamoDB refused) is in the conflicts topic.
+A difference is a record accounted for neither way, or an item the journal does not explain.
 The fold keeps digests only, so a large journal needs no copy of every event in memory.
+
+This is an oracle: it states the expected item and the mirror's rules (ADR 0005) itself, from
+the decoded event, and shares no mapping code with the mirror (`items.py`, `plan.py`). Were it
+to map events with the mirror's own `to_item`, a wrong mapping would be written and expected
+alike, and verify could never see it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, assert_never
+from typing import Any, TypeAlias, assert_never
 
 from pipeline.codec import decode_event
 from pipeline.domain import Event
+from pipeline.domain.events import (
+    AdministratorIdsJoined,
+    AdministratorIdsLeft,
+    MemberIdsJoined,
+    MemberIdsLeft,
+    MessagesAdded,
+    MessagesRemoved,
+    ThreadCreated,
+    ThreadDestroyed,
+)
 from pipeline.kafka.dead_letters import (
     REASON_HEADER,
     SOURCE_OFFSET_HEADER,
@@ -26,20 +43,122 @@ from pipeline.kafka.dead_letters import (
     SOURCE_TOPIC_HEADER,
 )
 from pipeline.kafka.records import Record
-from pipeline.mirror.items import (
-    Key,
-    Mirrorable,
-    Prepared,
-    Unmirrorable,
-    item_digest,
-    key_of,
-    prepare,
-)
-from pipeline.mirror.plan import Sameness, compare
-from pipeline.mirror.reading import read_topic
+from pipeline.kafka.scanner import scan
+
+# Types, and the fingerprint both sides of the comparison go through; the mirror never uses
+# the fingerprint (it compares event bytes), so sharing it cannot hide a mapping of its own.
+from pipeline.mirror.items import Item, Key, item_digest
+from pipeline.mirror.records import DeadLetterReason
 from pipeline.settings import Settings
 
 Position = tuple[int, int]  # (journal partition, offset)
+
+# ADR 0005: an item over 400,000 bytes by DynamoDB's size rules is dead-lettered, not written;
+# DynamoDB takes partition keys of 1 to 2,048 bytes.
+ITEM_BYTES_MAX = 400_000
+PARTITION_KEY_BYTES_MAX = 2048
+
+# `event_type` holds the event's name as docs/architecture.md spells it. Listed, not derived
+# from the class, so that a renamed class shows up here as a difference rather than silently.
+EVENT_TYPES: dict[type, str] = {
+    ThreadCreated: "ThreadCreated",
+    ThreadDestroyed: "ThreadDestroyed",
+    AdministratorIdsJoined: "AdministratorIdsJoined",
+    AdministratorIdsLeft: "AdministratorIdsLeft",
+    MemberIdsJoined: "MemberIdsJoined",
+    MemberIdsLeft: "MemberIdsLeft",
+    MessagesAdded: "MessagesAdded",
+    MessagesRemoved: "MessagesRemoved",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedItem:
+    """A journal record that belongs in the table, unless its key holds an earlier event."""
+
+    position: Position
+    key: Key
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnItem:
+    """A journal record that can never be an item: it belongs in the conflicts topic."""
+
+    position: Position
+    reason: DeadLetterReason
+    error: str
+
+
+Expectation: TypeAlias = ExpectedItem | NotAnItem
+
+
+def utc_millis(moment: datetime) -> str:
+    """ISO-8601 in UTC to the millisecond (truncated), `Z` for the zone; naive means UTC."""
+    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+
+
+def expected_item(event: Event, raw: bytes, position: Position) -> Item:
+    """The item schemas/dynamodb/README.md describes for `event`, read at `position`."""
+    partition, offset = position
+    return {
+        "thread_id": {"S": event.thread_id},
+        "seq_nr": {"N": str(event.seq_nr)},
+        "event_type": {"S": EVENT_TYPES[type(event.body)]},
+        "event_id": {"S": event.event_id},
+        "command_id": {"S": event.command_id},
+        "occurred_at": {"S": utc_millis(event.occurred_at)},
+        "event": {"B": raw},
+        "journal_partition": {"N": str(partition)},
+        "journal_offset": {"N": str(offset)},
+    }
+
+
+def dynamodb_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """An item's size as DynamoDB documents it: UTF-8 names and strings, binary lengths, and a
+    number one byte per two significant digits plus one."""
+    total = 0
+    for name, value in item.items():
+        ((kind, content),) = value.items()
+        total += len(name.encode())
+        if kind == "S":
+            total += len(content.encode())
+        elif kind == "B":
+            total += len(content)
+        elif kind == "N":
+            significant = content.lstrip("-").replace(".", "").strip("0")
+            total += (len(significant) + 1) // 2 + 1
+        else:
+            raise ValueError(f"no size rule for attribute type {kind}")
+    return total
+
+
+def expect(record: Record, decode: Callable[[bytes], Event]) -> Expectation:
+    """What the mirror must have done with `record`, by ADR 0005's rules."""
+    position = (record.partition, record.offset)
+    raw = record.value
+    if not raw:
+        return NotAnItem(position, DeadLetterReason.UNDECODABLE, "record without a value")
+    try:
+        event = decode(raw)
+    except Exception as exc:  # whatever the codec raises, the record is unreadable
+        return NotAnItem(position, DeadLetterReason.UNDECODABLE, str(exc))
+    key_bytes = len(event.thread_id.encode())
+    if not 1 <= key_bytes <= PARTITION_KEY_BYTES_MAX:
+        return NotAnItem(position, DeadLetterReason.INVALID_KEY, f"{key_bytes}-byte thread id")
+    item = expected_item(event, raw, position)
+    size = dynamodb_size(item)
+    if size > ITEM_BYTES_MAX:
+        return NotAnItem(position, DeadLetterReason.ITEM_TOO_LARGE, f"item of {size} bytes")
+    return ExpectedItem(position, (event.thread_id, event.seq_nr), item)
+
+
+def stored_key(item: Mapping[str, Mapping[str, Any]]) -> Key:
+    return str(item["thread_id"]["S"]), int(item["seq_nr"]["N"])
 
 
 class DifferenceKind(Enum):
@@ -79,25 +198,21 @@ class JournalFold:
     conflicts: list[tuple[Key, Position]] = field(default_factory=list)
     unmirrorable: list[tuple[Position, str]] = field(default_factory=list)
 
-    def add(self, entry: Prepared) -> None:
+    def add(self, entry: Expectation) -> None:
         self.records += 1
         match entry:
-            case Unmirrorable(record=record, reason=reason):
-                self.unmirrorable.append(((record.partition, record.offset), reason.value))
-            case Mirrorable(record=record, key=key, item=item):
-                position = (record.partition, record.offset)
-                digest = hashlib.blake2b(record.value or b"", digest_size=16).digest()
+            case NotAnItem(position=position, reason=reason):
+                self.unmirrorable.append((position, reason.value))
+            case ExpectedItem(position=position, key=key, item=item):
+                # "Identical" is byte-identical event bytes (ADR 0005).
+                digest = hashlib.blake2b(item["event"]["B"], digest_size=16).digest()
                 first = self.expected.get(key)
-                sameness = compare(None if first is None else first.event_digest, digest)
-                match sameness:
-                    case Sameness.NEW:
-                        self.expected[key] = _First(digest, item_digest(item), position)
-                    case Sameness.IDENTICAL:
-                        self.duplicates += 1
-                    case Sameness.DIFFERENT:
-                        self.conflicts.append((key, position))
-                    case _:
-                        assert_never(sameness)
+                if first is None:
+                    self.expected[key] = _First(digest, item_digest(item), position)
+                elif first.event_digest == digest:
+                    self.duplicates += 1
+                else:
+                    self.conflicts.append((key, position))
             case _:
                 assert_never(entry)
 
@@ -213,7 +328,9 @@ def scan_digests(client: Any, table: str, segments: int = 4) -> list[tuple[Key, 
         }
         while True:
             response = client.scan(**request)
-            found.extend((key_of(item), item_digest(item)) for item in response.get("Items", []))
+            found.extend(
+                (stored_key(item), item_digest(item)) for item in response.get("Items", [])
+            )
             last = response.get("LastEvaluatedKey")
             if not last:
                 return found
@@ -221,6 +338,16 @@ def scan_digests(client: Any, table: str, segments: int = 4) -> list[tuple[Key, 
 
     with ThreadPoolExecutor(segments, thread_name_prefix="verify-scan") as pool:
         return [pair for part in pool.map(segment, range(segments)) for pair in part]
+
+
+def _read(settings: Settings, topic: str) -> Iterator[Record]:
+    """Every record of `topic` up to its end now, with a throw-away group that never commits."""
+    return scan(
+        settings.kafka,
+        topic,
+        range(settings.partitions),
+        group_id=f"threadweaver-verify-{uuid.uuid4()}",
+    )
 
 
 def verify(
@@ -232,13 +359,13 @@ def verify(
 ) -> VerifyReport:
     topics = settings.topics
     fold = JournalFold()
-    for record in read_topic(settings.kafka, topics.events, settings.partitions):
-        fold.add(prepare(record, decode))
+    for record in _read(settings, topics.events):
+        fold.add(expect(record, decode))
     # Read after the journal, so a record the mirror handled before the journal was read
     # has its item or dead letter in place; records in flight show up as differences.
     table_items = scan_digests(client, settings.dynamodb_table, segments)
     dead_lettered: dict[Position, str] = {}
-    letters = read_topic(settings.kafka, topics.events_conflicts, settings.partitions)
+    letters = _read(settings, topics.events_conflicts)
     for letter in letters:
         position = dead_letter_position(letter, topics.events)
         if position is not None:

@@ -24,13 +24,15 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 
+from pipeline.kafka.batch_loop import next_offsets
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.scanner import PartitionScanner
 from pipeline.projector import guard
 from pipeline.projector.config import ProjectorSettings
+from pipeline.projector.database import connect
 from pipeline.projector.executor import Executor
-from pipeline.projector.journal import JournalScanner, journal_ends
 from pipeline.projector.processor import BatchProcessor, BatchReport
-from pipeline.projector.runner import connect, next_offsets
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,10 @@ async def rebuild(
                 "a projector is running against this database: stop every projector first "
                 "(k8s: scale its Deployment to 0), then run the rebuild again"
             )
-        ends = await asyncio.to_thread(journal_ends, base.kafka, topic, base.partitions)
+        ends = await asyncio.to_thread(end_offsets, base.kafka, topic, range(base.partitions))
         starts = dict.fromkeys(range(base.partitions), 0)
         scanner = await asyncio.to_thread(
-            lambda: JournalScanner(
+            lambda: PartitionScanner(
                 base.kafka,
                 topic,
                 group_id=settings.group_id,
@@ -104,7 +106,7 @@ async def rebuild(
                 if not batch:
                     continue
                 report.add(await processor.process(batch))
-                offsets = {tp.partition: tp.offset for tp in next_offsets(batch)}
+                offsets = {p: o for (_topic, p), o in next_offsets(batch).items()}
                 await asyncio.to_thread(scanner.commit, offsets)
                 if on_progress is not None:
                     on_progress(len(batch))

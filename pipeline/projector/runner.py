@@ -1,10 +1,8 @@
-"""The journal consumer loop on confluent-kafka: `threadweaver projector`.
-
-consume a batch -> BatchProcessor.process (transaction committed, dead letters acknowledged)
--> commit the batch's offsets synchronously. A crash anywhere before the offset commit only
-makes the next owner of the partition read the batch again, and every event it already
-applied is then a skipped re-append. Rebalance callbacks fire only inside `consume`, i.e.
-between batches.
+"""`threadweaver projector`: the journal's batches (pipeline/kafka/batch_loop.py) handed to
+BatchProcessor.process (transaction committed, dead letters acknowledged) before their
+offsets are committed. A crash anywhere before the offset commit only makes the next owner of
+the partition read the batch again, and every event it already applied is then a skipped
+re-append. A lost database connection is waited out.
 """
 
 from __future__ import annotations
@@ -16,39 +14,22 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Sequence
 
-import asyncpg
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException
 
-from pipeline.kafka.config import consumer_config
+from pipeline.kafka.batch_loop import BatchLoop, Membership, member_consumer
 from pipeline.kafka.crash import crash
-from pipeline.kafka.messages import poll_batch
 from pipeline.kafka.producer import AsyncProducer
-from pipeline.kafka.records import Record, from_confluent
+from pipeline.kafka.records import Record
 from pipeline.projector import guard, metrics
 from pipeline.projector.config import ProjectorSettings
+from pipeline.projector.database import connect, is_connection_loss
 from pipeline.projector.executor import Executor
 from pipeline.projector.processor import BatchProcessor, BatchReport
 
 log = logging.getLogger(__name__)
 RECONNECT_START_S = 0.25
 RECONNECT_CAP_S = 5.0
-
-
-def next_offsets(records: Sequence[Record]) -> list[TopicPartition]:
-    ends: dict[tuple[str, int], int] = {}
-    for record in records:
-        ends[(record.topic, record.partition)] = record.offset + 1
-    return [TopicPartition(t, p, o) for (t, p), o in ends.items()]
-
-
-async def connect(settings: ProjectorSettings, role: str) -> asyncpg.Connection:
-    return await asyncpg.connect(
-        settings.pg_dsn,
-        timeout=10.0,
-        server_settings={"application_name": f"threadweaver-{role}"},
-    )
 
 
 class ProgressLog:
@@ -82,25 +63,6 @@ class ProgressLog:
         self._window = BatchReport(outcomes=Counter())
 
 
-def is_connection_loss(exc: BaseException) -> bool:
-    """The database went away or is not accepting connections yet (restart, failover)."""
-    if isinstance(
-        exc,
-        OSError
-        | TimeoutError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.AdminShutdownError
-        | asyncpg.CrashShutdownError
-        # A connection broken under a running statement can leave asyncpg's protocol
-        # mid-operation ("cannot switch to state 12"); a new connection is the way out.
-        | asyncpg.InternalClientError,
-    ):
-        return True
-    # asyncpg raises its InterfaceError for a connection closed under a running query.
-    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
-
-
 class ProjectorRunner:
     def __init__(self, settings: ProjectorSettings) -> None:
         self._settings = settings
@@ -108,20 +70,6 @@ class ProjectorRunner:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def _consumer(self) -> Consumer:
-        s = self._settings
-        return Consumer(
-            consumer_config(
-                s.base.kafka,
-                s.group_id,
-                f"threadweaver-projector-{os.getpid()}",
-                **{
-                    "session.timeout.ms": int(s.session_timeout_s * 1000),
-                    "heartbeat.interval.ms": int(s.heartbeat_interval_s * 1000),
-                },
-            )
-        )
 
     async def run(self) -> None:
         """Project until stopped; a lost database connection is waited out, not fatal.
@@ -149,74 +97,62 @@ class ProjectorRunner:
 
     async def _run_connected(self) -> None:
         settings = self._settings
+        base = settings.base
         conn = await connect(settings, "projector")
         try:
             if not await guard.hold_shared(conn, self._stop):
                 return
-            consumer = self._consumer()
-            producer = AsyncProducer(
-                settings.base.kafka, client_id=f"threadweaver-projector-{os.getpid()}"
+            client_id = f"threadweaver-projector-{os.getpid()}"
+            consumer = member_consumer(
+                base.kafka,
+                Membership(
+                    settings.group_id,
+                    client_id,
+                    settings.session_timeout_s,
+                    settings.heartbeat_interval_s,
+                ),
             )
-            processor = BatchProcessor(
-                Executor(conn), producer, settings.base.topics.events_conflicts
+            producer = AsyncProducer(base.kafka, client_id=client_id)
+            processor = BatchProcessor(Executor(conn), producer, base.topics.events_conflicts)
+            progress = ProgressLog(settings.log_interval_s)
+
+            async def handle(records: list[Record]) -> None:
+                progress.add(await processor.process(records))
+
+            def lag(partition: int, behind: int) -> None:
+                progress.lag[partition] = behind
+                metrics.CONSUMER_LAG.labels(str(partition)).set(behind)
+
+            loop = BatchLoop(
+                consumer,
+                base.topics.events,
+                handle,
+                batch_max=settings.batch_max,
+                what="journal",
+                on_commit_refused=_commit_refused,
+                on_lag=lag,
+                after_poll=progress.maybe_log,
             )
+            log.info("projecting %s with group %s", base.topics.events, settings.group_id)
+            stopping = asyncio.create_task(self._stop.wait())
+            stopping.add_done_callback(lambda _: loop.stop())
             try:
-                await self._loop(consumer, processor)
+                await loop.run()
             finally:
+                stopping.cancel()
                 try:
-                    consumer.close()
+                    loop.close()
                 finally:
                     producer.close()
         finally:
             await conn.close()
 
-    async def _loop(self, consumer: Consumer, processor: BatchProcessor) -> None:
-        progress = ProgressLog(self._settings.log_interval_s)
-        consumer.subscribe(
-            [self._settings.base.topics.events],
-            on_assign=lambda _c, tps: log.info(
-                "assigned journal partitions %s", sorted(tp.partition for tp in tps)
-            ),
-            on_revoke=lambda _c, tps: log.info(
-                "revoked journal partitions %s", sorted(tp.partition for tp in tps)
-            ),
-        )
-        log.info(
-            "projecting %s with group %s",
-            self._settings.base.topics.events,
-            self._settings.group_id,
-        )
-        while not self._stop.is_set():
-            messages = await asyncio.to_thread(self._poll_batch, consumer)
-            for message in messages:
-                if message.error() is not None:
-                    log.warning("consumer error: %s", message.error())
-            records = [from_confluent(m) for m in messages if m.error() is None]
-            if records:
-                progress.add(await processor.process(records))
-                self._commit(consumer, records, progress.lag)
-            progress.maybe_log()
 
-    def _poll_batch(self, consumer: Consumer) -> list[Message]:
-        return poll_batch(consumer, self._settings.batch_max, 0.2)
-
-    def _commit(self, consumer: Consumer, records: Sequence[Record], lag: dict[int, int]) -> None:
-        offsets = next_offsets(records)
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            # Safe to go on: the write is durable and the records will be read again and
-            # skipped as re-appends; the next successful commit covers these offsets too.
-            metrics.COMMIT_FAILURES.inc()
-            log.warning("offset commit refused (%s); the batch will be read again", exc)
-            return
-        for tp in offsets:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(tp.topic, tp.partition), cached=True
-            )
-            if high is not None and high >= 0:
-                lag[tp.partition] = max(high - tp.offset, 0)
-                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag[tp.partition])
+def _commit_refused(exc: KafkaException) -> None:
+    # Safe to go on: the write is durable and the records will be read again and skipped as
+    # re-appends; the next successful commit covers these offsets too.
+    metrics.COMMIT_FAILURES.inc()
+    log.warning("offset commit refused (%s); the batch will be read again", exc)
 
 
 async def serve(settings: ProjectorSettings) -> None:

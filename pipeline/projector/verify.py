@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pipeline.codec import CodecError, decode_event
 from pipeline.domain.events import Event
 from pipeline.domain.ids import ThreadId
+from pipeline.kafka.offsets import end_offsets
+from pipeline.kafka.scanner import PartitionScanner
 from pipeline.projector.config import ProjectorSettings
-from pipeline.projector.fold import Folded, ThreadView, fold
-from pipeline.projector.journal import JournalScanner, journal_ends
-from pipeline.projector.plan import invalid_envelope
+from pipeline.projector.database import connect
+from pipeline.projector.fold import Folded, ThreadView, fold, keyable
 from pipeline.projector.readback import load_parked, load_thread_ids, load_views
-from pipeline.projector.runner import connect
 
 # Throw-away groups (assign() only, never committed), under the projector's group prefix so
 # that the projector's KafkaUser covers them.
@@ -101,10 +101,10 @@ def read_events(
 ) -> list[Event]:
     """Every decodable journal event (of `thread_ids`, if given), in journal order."""
     base = settings.base
-    ends = journal_ends(base.kafka, base.topics.events, base.partitions)
+    ends = end_offsets(base.kafka, base.topics.events, range(base.partitions))
     if on_total is not None:
         on_total(sum(ends.values()))
-    scanner = JournalScanner(
+    scanner = PartitionScanner(
         base.kafka,
         base.topics.events,
         group_id=f"{VERIFY_GROUP_PREFIX}{uuid.uuid4()}",
@@ -145,7 +145,7 @@ async def verify(
             wanted = set(thread_ids)
         else:
             # Both sides: a thread only the read model has is reported as unexpected.
-            wanted = {e.thread_id for e in events if invalid_envelope(e) is None}
+            wanted = {e.thread_id for e in events if keyable(e)}
             wanted |= await load_thread_ids(conn)
         views = await load_views(conn, wanted)
         parked = await load_parked(conn, wanted)

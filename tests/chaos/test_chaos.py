@@ -31,9 +31,9 @@ from pipeline.codec import CodecError, decode_event, decode_reply
 from pipeline.domain import Event
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record
+from pipeline.kafka.scanner import scan
 from pipeline.mirror.aws import dynamodb_client
-from pipeline.mirror.reading import read_topic
-from pipeline.mirror.runner import GROUP_ID as MIRROR_GROUP
+from pipeline.mirror.config import GROUP_ID as MIRROR_GROUP
 from pipeline.mirror.verify import verify as verify_mirror
 from pipeline.projector.fold import fold
 from pipeline.projector.readback import load_parked, load_views
@@ -138,10 +138,13 @@ async def gather_evidence(
     keys = {thread_id.encode() for thread_id in touched}
     topics = settings.topics
 
+    def read(topic: str) -> Iterator[Record]:
+        return scan(settings.kafka, topic, range(settings.partitions), group_id="chaos-checks")
+
     def journal() -> list[tuple[Record, Event]]:
         return [
             (record, decode_event(record.value or b""))
-            for record in read_topic(settings.kafka, topics.events, settings.partitions)
+            for record in read(topics.events)
             if record.key in keys
         ]
 
@@ -149,7 +152,7 @@ async def gather_evidence(
         ours = {e.planned.command.command_id for e in ledger.entries}
         found: dict[str, set[bytes]] = defaultdict(set)
         count = 0
-        for record in read_topic(settings.kafka, topics.replies, settings.partitions):
+        for record in read(topics.replies):
             try:
                 reply = decode_reply(record.value or b"")
             except CodecError:
@@ -161,9 +164,7 @@ async def gather_evidence(
 
     events = await asyncio.to_thread(journal)
     found, reply_count = await asyncio.to_thread(replies)
-    dead_letters = await asyncio.to_thread(
-        lambda: list(read_topic(settings.kafka, topics.commands_dlq, settings.partitions))
-    )
+    dead_letters = await asyncio.to_thread(lambda: list(read(topics.commands_dlq)))
     conn = await asyncpg.connect(model.dsn, timeout=10.0)
     try:
         views = await load_views(conn, touched)

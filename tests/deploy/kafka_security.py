@@ -18,7 +18,7 @@ from pipeline.kafka.security_env import (
     SSL_CERTIFICATE_LOCATION,
     SSL_KEY_LOCATION,
 )
-from pipeline.mirror.runner import GROUP_ID as MIRROR_GROUP
+from pipeline.mirror.config import GROUP_ID as MIRROR_GROUP
 from pipeline.projector.config import DEFAULT_GROUP_ID as PROJECTOR_GROUP
 from pipeline.projector.verify import VERIFY_GROUP_PREFIX
 from pipeline.settings import Settings

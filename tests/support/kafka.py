@@ -3,18 +3,19 @@ broker, which listens in plain TCP: `bootstrap` is its address)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from pipeline.kafka.config import producer_config
-from pipeline.kafka.offsets import end_offsets
+from pipeline.kafka.scanner import scan
 from pipeline.kafka.security import KafkaConnection
 
 
 @dataclass(frozen=True)
 class Record:
+    """A test's view of a record: headers as a dict (the last of a repeated name wins)."""
+
     partition: int
     offset: int
     key: bytes | None
@@ -48,37 +49,15 @@ def produce_raw(
 
 
 def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list[Record]:
-    """Every record of `topic` up to its end at the time of the call."""
-    ends = end_offsets(KafkaConnection.plaintext(bootstrap), topic, range(partitions))
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "tests-reader",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-    records: list[Record] = []
-    remaining = {p for p, end in ends.items() if end > 0}
-    deadline = time.monotonic() + timeout
-    try:
-        while remaining:
-            assert time.monotonic() < deadline, f"{topic}: still missing {remaining}"
-            for message in consumer.consume(1000, 0.2):
-                if message.error() is not None:
-                    continue
-                partition, offset = message.partition(), message.offset()
-                assert partition is not None
-                assert offset is not None
-                if offset >= ends[partition]:
-                    remaining.discard(partition)
-                    continue
-                headers = {k: v or b"" for k, v in (message.headers() or [])}
-                records.append(
-                    Record(partition, offset, message.key(), message.value() or b"", headers)  # type: ignore[arg-type]
-                )
-                if offset >= ends[partition] - 1:
-                    remaining.discard(partition)
-    finally:
-        consumer.close()
-    return records
+    """Every record of `topic` up to its end at the time of the call (the product's scanner),
+    with headers as a dict for terse assertions."""
+    return [
+        Record(r.partition, r.offset, r.key, r.value, dict(r.headers))
+        for r in scan(
+            KafkaConnection.plaintext(bootstrap),
+            topic,
+            range(partitions),
+            group_id="tests-reader",
+            stall_s=timeout,
+        )
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from pipeline.projector.runner import is_connection_loss
+from pipeline.projector.database import is_connection_loss
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,147 @@
+"""Reading partitions of a topic from given offsets up to fixed ends: the one journal and topic
+reader (catch-up, verify, `projector rebuild`, history, the tests).
+
+The consumer is assigned, never subscribes, so it joins no group; it commits only when asked
+(`projector rebuild` moves its group's offsets). Blocking: call it from a thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from pipeline.kafka.config import consumer_config
+from pipeline.kafka.offsets import end_offsets
+from pipeline.kafka.records import Record, from_confluent
+from pipeline.kafka.security import KafkaConnection
+
+# Without a record for this long from a partition that should have more, the broker is
+# considered unavailable: callers crash (and are restarted) rather than wait forever.
+STALL_SECONDS = 60.0
+# Large fetches: a scan reads history, where throughput matters and latency does not.
+SCAN_CONSUMER_CONFIG = {"fetch.max.bytes": 52_428_800, "queued.min.messages": 100_000}
+
+
+class ScanStalledError(TimeoutError):
+    pass
+
+
+class PartitionScanner:
+    """The records of `topic` at offsets [starts[p], ends[p]) of each partition p of `ends`.
+
+    A partition missing from `starts` is read from its beginning (its first retained record).
+    """
+
+    def __init__(
+        self,
+        connection: KafkaConnection,
+        topic: str,
+        *,
+        ends: Mapping[int, int],
+        group_id: str,
+        starts: Mapping[int, int] | None = None,
+        client_id: str | None = None,
+        batch_max: int = 2000,
+        stall_s: float = STALL_SECONDS,
+    ) -> None:
+        self._topic = topic
+        self._ends = dict(ends)
+        self._batch_max = batch_max
+        self._stall_s = stall_s
+        starts = starts or {}
+        self._remaining = {p for p, end in self._ends.items() if starts.get(p, 0) < end}
+        self._consumer = Consumer(
+            consumer_config(
+                connection, group_id, client_id or f"{group_id}-scanner", **SCAN_CONSUMER_CONFIG
+            )
+        )
+        if self._remaining:
+            self._consumer.assign(
+                [
+                    TopicPartition(topic, p, starts.get(p, OFFSET_BEGINNING))
+                    for p in sorted(self._remaining)
+                ]
+            )
+        self._last_progress = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        return not self._remaining
+
+    def next_batch(self) -> list[Record]:
+        """The next records below the ends (waiting for at least one); [] once `done`.
+
+        Raises ScanStalledError after `stall_s` without a record, KafkaException for a
+        consumer error that waiting cannot fix.
+        """
+        while self._remaining:
+            batch: list[Record] = []
+            for message in self._consumer.consume(self._batch_max, 0.5):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(error)
+                record = from_confluent(message)
+                end = self._ends.get(record.partition, 0)
+                if record.offset < end:
+                    batch.append(record)
+                if record.offset >= end - 1 and record.partition in self._remaining:
+                    self._remaining.discard(record.partition)
+                    # Records past the end (appended since) are not ours to read.
+                    self._consumer.pause([TopicPartition(self._topic, record.partition)])
+            if batch:
+                self._last_progress = time.monotonic()
+                return batch
+            if time.monotonic() - self._last_progress > self._stall_s:
+                raise ScanStalledError(
+                    f"{self._topic}: no record for {self._stall_s:.0f} s from partitions "
+                    f"{sorted(self._remaining)} (ends {self._ends})"
+                )
+        return []
+
+    def __iter__(self) -> Iterator[Record]:
+        while not self.done:
+            yield from self.next_batch()
+
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        """Commit the group's next offsets (raises KafkaException if the group refuses)."""
+        self._consumer.commit(
+            offsets=[TopicPartition(self._topic, p, o) for p, o in sorted(offsets.items())],
+            asynchronous=False,
+        )
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> PartitionScanner:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def scan(
+    connection: KafkaConnection,
+    topic: str,
+    partitions: Iterable[int],
+    *,
+    group_id: str,
+    starts: Mapping[int, int] | None = None,
+    stall_s: float = STALL_SECONDS,
+) -> Iterator[Record]:
+    """Every record of `partitions` from `starts` (default: the beginning) up to their ends at
+    the time of the call."""
+    ends = end_offsets(connection, topic, partitions)
+    with PartitionScanner(
+        connection, topic, ends=ends, group_id=group_id, starts=starts, stall_s=stall_s
+    ) as scanner:
+        yield from scanner

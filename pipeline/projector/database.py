@@ -1,0 +1,34 @@
+"""The projector's PostgreSQL connections, and which failures only mean "wait and reconnect"."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from pipeline.projector.config import ProjectorSettings
+
+
+async def connect(settings: ProjectorSettings, role: str) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        settings.pg_dsn,
+        timeout=10.0,
+        server_settings={"application_name": f"threadweaver-{role}"},
+    )
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """The database went away or is not accepting connections yet (restart, failover)."""
+    if isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        # A connection broken under a running statement can leave asyncpg's protocol
+        # mid-operation ("cannot switch to state 12"); a new connection is the way out.
+        | asyncpg.InternalClientError,
+    ):
+        return True
+    # asyncpg raises its InterfaceError for a connection closed under a running query.
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
