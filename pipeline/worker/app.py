@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import faust
@@ -11,17 +10,12 @@ from faust.types import TP
 
 from pipeline.kafka.crash import crash
 from pipeline.kafka.faust_auth import broker_credentials
-from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record, from_faust
 from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
-from pipeline.worker.executor import BatchExecutor
-from pipeline.worker.journal import KafkaJournal
-from pipeline.worker.records import WORKER_PRODUCER_CONFIG
-from pipeline.worker.store import ThreadStore
+from pipeline.worker.wiring import build_executor
 
 log = logging.getLogger(__name__)
-# Exit code when the worker stops itself after an error it must not continue from.
 
 
 def _report_lag(app: faust.App, records: list[Record]) -> None:
@@ -57,17 +51,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         value_serializer="raw",
         partitions=base.partitions,
     )
-    producer = AsyncProducer(
-        base.kafka, client_id=f"{settings.group_id}-{os.getpid()}", **WORKER_PRODUCER_CONFIG
-    )
-    store = ThreadStore(settings.data_dir / "threads")
-    executor = BatchExecutor(
-        store=store,
-        journal=KafkaJournal(base.kafka, base.topics.events),
-        producer=producer,
-        topics=base.topics,
-        partitions=base.partitions,
-    )
+    executor, producer, store = build_executor(settings)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:

@@ -21,14 +21,10 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.crash import crash
 from pipeline.kafka.messages import poll_batch
-from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record, from_confluent
 from pipeline.worker import metrics
 from pipeline.worker.config import WorkerSettings
-from pipeline.worker.executor import BatchExecutor
-from pipeline.worker.journal import KafkaJournal
-from pipeline.worker.records import WORKER_PRODUCER_CONFIG
-from pipeline.worker.store import ThreadStore
+from pipeline.worker.wiring import build_executor
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +51,7 @@ class CommandRunner:
                 **overrides,
             )
         )
-        self._producer = AsyncProducer(
-            base.kafka, client_id=f"{settings.group_id}-{os.getpid()}", **WORKER_PRODUCER_CONFIG
-        )
-        self._store = ThreadStore(settings.data_dir / "threads")
-        self._executor = BatchExecutor(
-            store=self._store,
-            journal=KafkaJournal(base.kafka, base.topics.events),
-            producer=self._producer,
-            topics=base.topics,
-            partitions=base.partitions,
-        )
+        self._executor, self._producer, self._store = build_executor(settings)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self._lock:

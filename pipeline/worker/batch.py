@@ -1,38 +1,38 @@
-"""Handles batches of command records: decode -> catch up -> decide -> append + await ack ->
-store -> reply + await ack. The caller commits the batch's offsets only after `process`
-returns, so nothing acknowledged is lost and nothing is decided twice (see handling.py).
+"""One batch of command records: catch up -> decode -> decide -> append + await ack -> reply +
+await ack. The caller commits the batch's offsets only after `process` returns, so nothing
+acknowledged is lost and nothing is decided twice (ADR 0002; the redelivery rules and why a
+thread's unjournaled replies go out before its next append are in handling.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from pipeline.codec import CodecError, decode_command, decode_event, encode_event, encode_reply
+from pipeline.codec import CodecError, decode_command, encode_event, encode_reply
 from pipeline.domain import Accepted, Command, Event, Rejected, RejectionReason, Thread, replay
 from pipeline.kafka.partitioner import partition_for
-from pipeline.kafka.producer import AsyncProducer, OutgoingRecord
+from pipeline.kafka.producer import Delivered, OutgoingRecord
 from pipeline.kafka.records import Record
 from pipeline.kafka.replies import REPLY_PARTITION_HEADER, Reply, reply_partition
 from pipeline.settings import Topics
 from pipeline.worker import metrics
-from pipeline.worker.catchup import CatchUpReport, Journal, catch_up
 from pipeline.worker.handling import AlreadyDecided, Decided, context_for, handle, misrouted
 from pipeline.worker.handling import reply_for as _reply_for
-from pipeline.worker.store import ThreadStore
+from pipeline.worker.states import ThreadStates
 
-log = logging.getLogger(__name__)
 
-CACHE_MAX = 20_000
-# Thread states reach RocksDB at most this often (and at revocation and shutdown), not after
-# every batch: storing re-serialises each touched thread, the largest cost in the profile.
-# A crash loses only unstored folds; catch-up re-folds them from the journal, the truth.
-STORE_INTERVAL_S = 5.0
-STORE_MAX_DIRTY = 20_000
+class Producer(Protocol):
+    """What a batch needs of the producer (pipeline/kafka/producer.py's AsyncProducer)."""
+
+    def send_all(self, records: Sequence[OutgoingRecord]) -> Awaitable[list[Delivered]]:
+        """Produce `records` in order now; the result resolves once the broker acknowledged
+        every one (in the same order), or fails."""
+        ...
 
 
 @dataclass
@@ -47,118 +47,46 @@ class _Pending:
 
 class BatchExecutor:
     def __init__(
-        self,
-        *,
-        store: ThreadStore,
-        journal: Journal,
-        producer: AsyncProducer,
-        topics: Topics,
-        partitions: int,
+        self, *, states: ThreadStates, producer: Producer, topics: Topics, partitions: int
     ) -> None:
-        self._store = store
-        self._journal = journal
+        self._states = states
         self._producer = producer
         self._topics = topics
         self._partitions = partitions
-        self._caught_up: set[int] = set()
-        self._cache: dict[tuple[int, str], Thread] = {}
         self._pending = _Pending()
-        # Folded states not yet in the store, and the journal offset each partition's states
-        # (stored + dirty) are folded up to; the pair is always consistent, so storing it at
-        # any moment leaves the store a prefix of the journal.
-        self._dirty: dict[int, dict[str, Thread]] = {}
-        self._positions: dict[int, int] = {}
-        self._stored_at = time.monotonic()
-        # One writer of a partition's store at a time: the batch that owns it, or the standby
-        # warmer while nobody owns it here.
-        self._locks: dict[int, asyncio.Lock] = {}
 
     def forget(self, partitions: Sequence[int]) -> None:
         """Partitions were revoked: whoever gets them back must catch up again."""
-        for partition in partitions:
-            self._caught_up.discard(partition)
-            # Keeps this worker's copy warm (a standby) and its memory bounded.
-            self._store_dirty(partition)
-        self._cache = {k: v for k, v in self._cache.items() if k[0] not in set(partitions)}
+        self._states.forget(partitions)
 
-    def _lock(self, partition: int) -> asyncio.Lock:
-        return self._locks.setdefault(partition, asyncio.Lock())
+    def store_all(self) -> None:
+        self._states.store_all()
+
+    async def quiesce(self) -> None:
+        await self._states.quiesce()
+
+    async def warm_standbys(self, partitions: int) -> None:
+        await self._states.warm_standbys(partitions)
 
     async def process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
         async with contextlib.AsyncExitStack() as locks:
             partitions = sorted({r.partition for r in records})
             for partition in partitions:  # sorted: no lock-order deadlock
-                await locks.enter_async_context(self._lock(partition))
+                await locks.enter_async_context(self._states.lock(partition))
             for partition in partitions:
-                if partition not in self._caught_up:
-                    await self._catch_up(partition)
+                await self._states.ensure_caught_up(partition)
             for record in records:
                 await self._add(record)
             await self._flush()
-            dirty = sum(len(states) for states in self._dirty.values())
-            if dirty >= STORE_MAX_DIRTY or time.monotonic() - self._stored_at >= STORE_INTERVAL_S:
-                self.store_all()
+            self._states.store_if_due()
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-
-    def store_all(self) -> None:
-        for partition in list(self._dirty):
-            self._store_dirty(partition)
-        self._stored_at = time.monotonic()
-
-    def _store_dirty(self, partition: int) -> None:
-        states = self._dirty.pop(partition, None)
-        if states:
-            self._store.commit(partition, states, self._positions[partition])
-
-    async def quiesce(self) -> None:
-        """Wait until no batch or standby warm-up uses the store, keep it that way, and store
-        what is folded in memory only."""
-        for partition in sorted(self._locks):
-            await self._locks[partition].acquire()
-        self.store_all()
-
-    async def warm_standbys(self, partitions: int) -> None:
-        """Fold the journal of the partitions this worker does not own into its store, so
-        that taking one over after a failure only folds the last few events (a standby)."""
-        for partition in range(partitions):
-            if partition in self._caught_up:
-                continue
-            async with self._lock(partition):
-                if partition in self._caught_up:
-                    continue
-                report = await self._fold_journal(partition)
-                metrics.STANDBY_EVENTS.labels(str(partition)).inc(report.applied)
-
-    async def _fold_journal(self, partition: int) -> CatchUpReport:
-        """Fold the partition's journal into the store; cached states of it become stale."""
-        self._store_dirty(partition)
-        self._positions.pop(partition, None)
-        report = await asyncio.to_thread(
-            catch_up, self._store, self._journal, partition, decode_event
-        )
-        self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
-        return report
-
-    async def _catch_up(self, partition: int) -> None:
-        report = await self._fold_journal(partition)
-        self._caught_up.add(partition)
-        metrics.CATCH_UP_EVENTS.labels(str(partition)).inc(report.applied)
-        if report.rebuilt:
-            metrics.REBUILDS.labels(str(partition)).inc()
-        log.info("caught up %s", report)
 
     def _state(self, partition: int, thread_id: str) -> Thread | None:
         pending = self._pending.states.get(partition, {})
         if thread_id in pending:
             return pending[thread_id]
-        dirty = self._dirty.get(partition)
-        if dirty is not None and thread_id in dirty:
-            return dirty[thread_id]
-        cached = self._cache.get((partition, thread_id))
-        if cached is not None:
-            return cached
-        return self._store.get(partition, thread_id)
+        return self._states.get(partition, thread_id)
 
     async def _add(self, record: Record) -> None:
         try:
@@ -252,7 +180,8 @@ class BatchExecutor:
             await self._producer.send_all(outgoing)
 
     async def _append(self, pending: _Pending) -> None:
-        """Append the events, await the broker's acknowledgement, then store the states."""
+        """Append the events and await the broker's acknowledgement; then the states they
+        fold to are the partition's (in memory until stored)."""
         # Every partition's appends go out together: one round trip for the whole batch.
         appends = {
             partition: self._producer.send_all(
@@ -271,32 +200,9 @@ class BatchExecutor:
         if not appends:
             return
         acknowledged = await asyncio.gather(*appends.values())
-        for partition, delivered in zip(appends, acknowledged, strict=True):
-            offsets = [d.offset for d in delivered]
-            position = self._position(partition)
-            states = pending.states.get(partition, {})
-            self._dirty.setdefault(partition, {}).update(states)
-            if offsets[0] == position and offsets == list(range(position, position + len(offsets))):
-                self._positions[partition] = offsets[-1] + 1
-            else:
-                # Someone else appended to this journal partition (or the marker lags): keep
-                # the position, and catch up from it before the next decision (catch-up skips
-                # the events these states already hold).
-                log.warning(
-                    "journal partition %d: appended at %s, expected from %d: catching up",
-                    partition,
-                    offsets[:3],
-                    position,
-                )
-                self._store_dirty(partition)
-                self._caught_up.discard(partition)
-            for thread_id, state in states.items():
-                self._cache[(partition, thread_id)] = state
-        if len(self._cache) > CACHE_MAX:
-            self._cache.clear()
-
-    def _position(self, partition: int) -> int:
-        position = self._positions.get(partition)
-        if position is None:
-            position = self._positions[partition] = self._store.journal_position(partition)
-        return position
+        self._states.appended(
+            {
+                partition: (pending.states.get(partition, {}), [d.offset for d in delivered])
+                for partition, delivered in zip(appends, acknowledged, strict=True)
+            }
+        )
