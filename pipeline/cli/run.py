@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -32,15 +31,8 @@ from pipeline.cli.stack import (
 
 if TYPE_CHECKING:
     from pipeline.stack.layout import Layout
-    from pipeline.stack.process import ProcessRecord
+    from pipeline.system import System
 
-# (name, argv after `threadweaver`) of each component to run.
-COMPONENTS: list[tuple[str, list[str]]] = [
-    ("worker", ["worker"]),
-    ("mirror", ["mirror"]),
-    ("projector", ["projector"]),
-    ("api", ["api"]),
-]
 COMPONENT_STOP_TIMEOUT = 30.0
 # The demo's printed token: good for a working day.
 DEMO_TOKEN_TTL_S = 12 * 3600
@@ -50,32 +42,15 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def threadweaver_command() -> list[str]:
-    """How to start `threadweaver` as a child: the console script beside our interpreter."""
-    script = Path(sys.executable).parent / "threadweaver"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("threadweaver")
-    return [found] if found else [sys.executable, "-m", "pipeline.cli.main"]
+def _components(layout: Layout, env: Mapping[str, str]) -> System:
+    """The worker, the mirror, the projector and the API, with pid files beside the stack's
+    servers' so that `stack down` stops what a killed `run` left behind."""
+    from pipeline.system import Launcher, System  # noqa: PLC0415
 
-
-def _start_components(layout: Layout, env: Mapping[str, str]) -> list[ProcessRecord]:
-    from pipeline.stack.process import ProcessSpec, spawn  # noqa: PLC0415
-
-    started = []
-    for name, argv in COMPONENTS:
-        spec = ProcessSpec(
-            name=name,
-            argv=(*threadweaver_command(), *argv),
-            log_path=layout.log(name),
-            env=env,
-            cwd=Path.cwd(),
-            stop_timeout=COMPONENT_STOP_TIMEOUT,
-        )
-        record = spawn(spec, layout.run)
-        started.append(record)
-        _say(f"started {name} (pid {record.pid}), log {record.log_path}")
-    return started
+    launcher = Launcher(
+        env, layout.logs, pid_dir=layout.run, cwd=Path.cwd(), stop_timeout=COMPONENT_STOP_TIMEOUT
+    )
+    return System([launcher.worker(), launcher.mirror(), launcher.projector(), launcher.api()])
 
 
 def _api_auth(layout: Layout, no_auth: bool) -> tuple[dict[str, str], Callable[[str], str] | None]:
@@ -130,7 +105,6 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.layout import Layout  # noqa: PLC0415
-    from pipeline.stack.process import exit_code, is_alive, stop  # noqa: PLC0415
     from pipeline.stack.stack import down, export_lines, up  # noqa: PLC0415
 
     data_dir = data_dir_of(args)
@@ -160,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, on_signal)
 
         status = 0
-        components: list[ProcessRecord] = []
+        system: System | None = None
         try:
             print_started(result, data_dir)
             env = result.state.endpoints.env()
@@ -174,24 +148,24 @@ def _run(args: argparse.Namespace) -> int:
             }
             auth_env, token_for = _api_auth(layout, args.no_auth)
             inherited = _without_auth_settings(os.environ)
-            components = _start_components(layout, {**worker_env, **inherited, **env, **auth_env})
+            system = _components(layout, {**worker_env, **inherited, **env, **auth_env})
+            system.start(lambda c: _say(f"started {c.name} (pid {c.pid}), log {c.log_path}"))
             api_url = {**os.environ, **env}.get("THREADWEAVER_API_URL", "http://127.0.0.1:8000")
             threading.Thread(target=_demo, args=(api_url, token_for), daemon=True).start()
             _say("running; Ctrl-C stops " + ("what was started" if not result.reused else "it"))
             while not stopping.wait(0.5):
-                for record in components:
-                    if not is_alive(record):
-                        code = exit_code(record)
-                        _say(
-                            f"{record.name} exited (code {code}); see {record.log_path}. "
-                            "Stopping everything."
-                        )
-                        status = 1
-                        stopping.set()
-                        break
+                exited = system.exited()
+                if exited:
+                    first = exited[0]
+                    _say(
+                        f"{first.name} exited (code {first.exit_code}); see {first.log_path}. "
+                        "Stopping everything."
+                    )
+                    status = 1
+                    stopping.set()
         finally:
-            for record in reversed(components):
-                stop(record, layout.run)
+            if system is not None:
+                system.stop()
             if result.reused:
                 _say(f"the stack in {layout.root} was running before `run`: left running")
             else:

@@ -1,4 +1,4 @@
-"""Detached server processes: spawn, check, stop.
+"""Detached server processes: spawn, check, stop, kill.
 
 Each server runs in its own session (so Ctrl-C in a terminal, or the exit of the command that
 started it, does not reach it) and logs to a file. What was started is written to a pid file the
@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from typing import Any
 # reap an exited child (otherwise it lingers as a zombie that `kill(pid, 0)` calls alive) and
 # spares the "subprocess still running" warning for servers that are meant to outlive us.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+# How the children stopped here ended, by (pid, start ticks): a caller may ask after the stop.
+_EXITED: dict[tuple[int, int | None], int | None] = {}
 
 _HAVE_PROC = Path("/proc/self/stat").exists()
 
@@ -152,16 +154,20 @@ def is_alive(record: ProcessRecord) -> bool:
 def exit_code(record: ProcessRecord) -> int | None:
     """The exit status of a server this process started and that has exited, else None."""
     child = _CHILDREN.get(record.pid)
-    return None if child is None else child.poll()
+    if child is None:
+        return _EXITED.get((record.pid, record.start_ticks))
+    return child.poll()
 
 
 def pid_file(pid_dir: Path, name: str) -> Path:
     return pid_dir / f"{name}.json"
 
 
-def spawn(spec: ProcessSpec, pid_dir: Path) -> ProcessRecord:
+def spawn(spec: ProcessSpec, pid_dir: Path | None) -> ProcessRecord:
+    """Start `spec`; its record goes to `pid_dir` unless that is None (nobody else stops it)."""
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-    pid_dir.mkdir(parents=True, exist_ok=True)
+    if pid_dir is not None:
+        pid_dir.mkdir(parents=True, exist_ok=True)
     with spec.log_path.open("ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
         log.write(f"=== {stamp} threadweaver starts: {' '.join(spec.argv)}\n".encode())
@@ -188,7 +194,8 @@ def spawn(spec: ProcessSpec, pid_dir: Path) -> ProcessRecord:
         stop_signal=spec.stop_signal.name,
         stop_timeout=spec.stop_timeout,
     )
-    write_json_atomic(pid_file(pid_dir, spec.name), record.to_json())
+    if pid_dir is not None:
+        write_json_atomic(pid_file(pid_dir, spec.name), record.to_json())
     return record
 
 
@@ -201,7 +208,8 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def _wait_dead(record: ProcessRecord, timeout: float) -> bool:
+def wait_dead(record: ProcessRecord, timeout: float) -> bool:
+    """True once the process has exited; False if it still runs after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while is_alive(record):
         if time.monotonic() >= deadline:
@@ -215,17 +223,24 @@ def stop(record: ProcessRecord, pid_dir: Path | None = None) -> bool:
     killed = False
     if is_alive(record):
         _signal_group(record.pid, signal.Signals[record.stop_signal])
-        if not _wait_dead(record, record.stop_timeout):
+        if not wait_dead(record, record.stop_timeout):
             killed = True
             _signal_group(record.pid, signal.SIGKILL)
-            _wait_dead(record, 5.0)
+            wait_dead(record, 5.0)
     # Helpers that stayed in the group after the leader exited must not outlive the stack.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(record.pid, signal.SIGKILL)
-    _CHILDREN.pop(record.pid, None)
+    child = _CHILDREN.pop(record.pid, None)
+    if child is not None:
+        _EXITED[(record.pid, record.start_ticks)] = child.poll()
     if pid_dir is not None:
         pid_file(pid_dir, record.name).unlink(missing_ok=True)
     return killed
+
+
+def kill(record: ProcessRecord, pid_dir: Path | None = None) -> None:
+    """SIGKILL a server's process group at once: no cleanup, no flush, no goodbye."""
+    stop(replace(record, stop_signal=signal.SIGKILL.name, stop_timeout=10.0), pid_dir)
 
 
 def stop_all(records: Iterable[ProcessRecord], pid_dir: Path | None = None) -> list[str]:
