@@ -5,6 +5,10 @@ skip/park rules (plan.py), written as plain Python over rows: the tests and
 `threadweaver projector verify` compare the database with it, thread by thread. Removed
 messages keep their row (with removed_at/removed_by), which the domain's Thread state does
 not, so this is computed from the events rather than from `replay`.
+
+It shares no code with the projector, only the domain's event types: the rules it needs
+(which events can be keyed, what a park is called, how text is stored) are restated here
+from docs/adr/0006, so a wrong rule in the projector cannot also be the expected one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import assert_never
 
 from pipeline.domain.events import (
@@ -26,8 +31,44 @@ from pipeline.domain.events import (
     ThreadDestroyed,
 )
 from pipeline.domain.ids import AccountId, MessageId, ThreadId
-from pipeline.projector.plan import ParkReason, invalid_envelope
-from pipeline.projector.statements import pg_text
+
+
+class ParkReason(StrEnum):
+    """Why the projector must have parked a thread, as it records it (docs/adr/0006)."""
+
+    # A seq_nr beyond the next one: events are missing.
+    GAP = "gap"
+    # The thread's first event is not its ThreadCreated.
+    NO_THREAD_CREATED = "no_thread_created"
+
+
+# Identifiers are canonical ULIDs: 26 upper-case characters of Crockford's base32, the first
+# at most 7 since a ULID has 128 bits (docs/architecture.md, the domain's ids).
+_CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_ULID_LENGTH = 26
+
+
+def _is_ulid(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == _ULID_LENGTH
+        and value[0] in "01234567"
+        and _CROCKFORD.issuperset(value)
+    )
+
+
+def keyable(event: Event) -> bool:
+    """Whether the read model can hold `event` at all: the projector dead-letters an event
+    with a non-ULID thread, event, command or sender id, or a seq_nr below 1, rather than
+    park a thread it may not even name correctly (docs/adr/0006, point 2)."""
+    ids = (event.thread_id, event.event_id, event.command_id, event.sender_id)
+    return all(_is_ulid(i) for i in ids) and event.seq_nr >= 1
+
+
+def stored_text(value: str) -> str:
+    """PostgreSQL text holds no NUL; the projector stores it as U+FFFD (docs/adr/0006,
+    point 4)."""
+    return value.replace("\0", "\N{REPLACEMENT CHARACTER}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +152,8 @@ def _apply(state: _Thread, event: Event) -> None:
                 id=event.thread_id,
                 creator_id=body.creator_id,
                 parent_thread_id=body.parent_thread_id,
-                title=pg_text(body.title),
-                remarks=None if body.remarks is None else pg_text(body.remarks),
+                title=stored_text(body.title),
+                remarks=None if body.remarks is None else stored_text(body.remarks),
                 created_at=at,
                 updated_at=at,
                 destroyed_at=None,
@@ -142,7 +183,7 @@ def _apply(state: _Thread, event: Event) -> None:
                 state.messages[added.message_id] = MessageRow(
                     id=added.message_id,
                     sender_id=event.sender_id,
-                    text=pg_text(added.text),
+                    text=stored_text(added.text),
                     reply_message_id=added.reply_message_id,
                     to_account_ids=added.to_account_ids,
                     created_at=at,
@@ -167,7 +208,7 @@ def fold(events: Iterable[Event]) -> Folded:
     """The expected read model of `events` in journal order (re-appends included)."""
     threads: dict[ThreadId, _Thread] = {}
     for event in events:
-        if invalid_envelope(event) is not None:
+        if not keyable(event):
             continue  # dead-lettered, never keyed
         state = threads.setdefault(event.thread_id, _Thread())
         if state.parked is not None or event.seq_nr <= state.version:

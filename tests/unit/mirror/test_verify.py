@@ -3,20 +3,37 @@ explained by the journal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from typing import get_args
+
 import pytest
 
 from pipeline.codec import decode_event, encode_event
-from pipeline.mirror.items import item_digest, prepare, to_item
+from pipeline.domain import AddedMessage, Event, MessagesAdded
+from pipeline.domain.events import EventBody
+from pipeline.kafka.dead_letters import REASON_HEADER
+from pipeline.kafka.records import Record
+from pipeline.mirror import items
+from pipeline.mirror.batch import BatchMirror
+from pipeline.mirror.config import WriteMethod
+from pipeline.mirror.items import Item, item_digest, to_item
 from pipeline.mirror.records import DeadLetterReason, dead_letter_headers
 from pipeline.mirror.verify import (
+    EVENT_TYPES,
     DifferenceKind,
     JournalFold,
+    NotAnItem,
+    VerifyReport,
     compare_table,
     dead_letter_position,
+    expect,
     scan_digests,
 )
-from tests.support.builders import THREAD, ulid
-from tests.unit.mirror.support import TOPIC, FakeDynamoDB, event, record
+from pipeline.mirror.writer import DynamoWriter, RetryPolicy
+from tests.support.builders import ALICE, T0, THREAD, ulid
+from tests.support.journal import SyntheticJournal
+from tests.unit.mirror.support import TOPIC, FakeDynamoDB, Letters, event, record
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +43,7 @@ OTHER = ulid(20_002)
 def fold_of(*records: object) -> JournalFold:
     fold = JournalFold()
     for r in records:
-        fold.add(prepare(r, decode_event))  # type: ignore[arg-type]
+        fold.add(expect(r, decode_event))  # type: ignore[arg-type]
     return fold
 
 
@@ -102,3 +119,121 @@ def test_scan_digests_reads_every_segment() -> None:
         fake.items[(THREAD, seq)] = to_item(e, encode_event(e), 0, seq)
     found = dict(scan_digests(fake, fake.table, segments=3))
     assert found == {key: item_digest(item) for key, item in fake.items.items()}
+
+
+# -- independence: verify states the expected item itself -----------------------------------
+
+
+def mirrored(records: list[Record]) -> tuple[FakeDynamoDB, dict[tuple[int, int], str]]:
+    """The table and dead letters the mirror leaves after one batch of `records`."""
+    fake, letters = FakeDynamoDB(), Letters()
+    writer = DynamoWriter(fake, fake.table, RetryPolicy(), 2, sleep=lambda _s: None)
+    try:
+        BatchMirror(writer, letters, WriteMethod.BATCH, retry_deadline_s=60).process(records)
+    finally:
+        writer.close()
+    return fake, {(r.partition, r.offset): h[REASON_HEADER].decode() for r, h in letters.sent}
+
+
+def verified(
+    records: list[Record], fake: FakeDynamoDB, letters: dict[tuple[int, int], str]
+) -> VerifyReport:
+    fold = fold_of(*records)
+    return compare_table(fold, scan_digests(fake, fake.table, segments=2), letters)
+
+
+def journal_records() -> list[Record]:
+    journal = SyntheticJournal(seed=21)
+    journal.create_threads(4)
+    journal.run(120)
+    journal.destroy_some(0.5)
+    return [record(e, offset) for offset, e in enumerate(journal.events)]
+
+
+def test_verify_agrees_with_a_faithful_mirror_on_every_event_type() -> None:
+    records = journal_records()
+    names = {decode_event(r.value).name for r in records if r.value is not None}
+    assert names == set(EVENT_TYPES.values()), "the journal should hold every event type"
+    report = verified(records, *mirrored(records))
+    assert report.differences == ()
+    assert report.table_items == len(records)
+
+
+def wrong_occurred_at(item: Item) -> Item:
+    return {**item, "occurred_at": {"S": item["occurred_at"]["S"].replace(".000Z", "Z")}}
+
+
+def wrong_event_type(item: Item) -> Item:
+    return {**item, "event_type": {"S": item["event_type"]["S"].lower()}}
+
+
+def wrong_offset(item: Item) -> Item:
+    return {**item, "journal_offset": {"N": str(int(item["journal_offset"]["N"]) + 1)}}
+
+
+def swapped_ids(item: Item) -> Item:
+    return {**item, "event_id": item["command_id"], "command_id": item["event_id"]}
+
+
+def without_partition(item: Item) -> Item:
+    return {name: value for name, value in item.items() if name != "journal_partition"}
+
+
+def number_as_text(item: Item) -> Item:
+    return {**item, "journal_partition": {"S": item["journal_partition"]["N"]}}
+
+
+@pytest.mark.parametrize(
+    "sabotage",
+    [
+        wrong_occurred_at,
+        wrong_event_type,
+        wrong_offset,
+        swapped_ids,
+        without_partition,
+        number_as_text,
+    ],
+)
+def test_a_wrong_mapping_in_the_mirror_is_caught(
+    monkeypatch: pytest.MonkeyPatch, sabotage: Callable[[Item], Item]
+) -> None:
+    records = journal_records()[:40]
+    faithful = items.to_item
+    monkeypatch.setattr(items, "to_item", lambda *args: sabotage(faithful(*args)))
+    fake, letters = mirrored(records)
+    assert len(fake.items) == len(records)  # the mirror wrote every item, wrongly
+    report = verified(records, fake, letters)
+    assert {d.kind for d in report.differences} == {DifferenceKind.MISMATCHED}
+    assert {d.key for d in report.differences} == set(fake.items)
+
+
+def test_every_event_type_has_an_event_type_attribute() -> None:
+    assert set(EVENT_TYPES) == set(get_args(EventBody))
+
+
+def test_records_that_cannot_be_items_are_expected_as_dead_letters() -> None:
+    huge = Event(
+        event_id=ulid(1),
+        thread_id=THREAD,
+        seq_nr=2,
+        occurred_at=T0,
+        command_id=ulid(2),
+        command_offset=2,
+        sender_id=ALICE,
+        body=MessagesAdded(
+            tuple(AddedMessage(ulid(100 + n), "x" * 4096, None, ()) for n in range(100))
+        ),
+    )
+    keyless = replace(event(THREAD, 1), thread_id="")
+    entries = [
+        expect(record(None, 0), decode_event),
+        expect(record(b"\xc3\x01not an event", 1), decode_event),
+        expect(record(keyless, 2), decode_event),
+        expect(record(huge, 3), decode_event),
+    ]
+    assert [(e.position, e.reason) for e in entries if isinstance(e, NotAnItem)] == [
+        ((0, 0), DeadLetterReason.UNDECODABLE),
+        ((0, 1), DeadLetterReason.UNDECODABLE),
+        ((0, 2), DeadLetterReason.INVALID_KEY),
+        ((0, 3), DeadLetterReason.ITEM_TOO_LARGE),
+    ]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+from pathlib import Path
+
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.domain import Command, replay
-from pipeline.projector.fold import fold
+from pipeline.domain import AddMessages, Command, NewMessage, replay
+from pipeline.projector import plan, statements
+from pipeline.projector.fold import fold, keyable
 from pipeline.projector.plan import ParkReason
 from pipeline.projector.statements import pg_text
-from tests.support.builders import THREAD, Aggregate
+from pipeline.projector.verify import compare
+from tests.support.builders import BOB, THREAD, Aggregate, command, create, ulid
 from tests.support.journal import SyntheticJournal, conflicting
 from tests.unit.domain.test_properties import PROPERTY_SETTINGS, sequences
 
@@ -91,3 +98,63 @@ def test_removed_messages_keep_their_rows() -> None:
     removed = [m for m in messages if m.removed_at is not None]
     assert removed
     assert all(m.removed_by is not None for m in removed)
+
+
+def test_fold_imports_nothing_of_the_projector() -> None:
+    source = Path(__file__).resolve().parents[3] / "pipeline" / "projector" / "fold.py"
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    ours = {m for m in imported if m.split(".")[0] in {"pipeline", "api"}}
+    assert ours, imported
+    assert all(m.startswith("pipeline.domain") for m in ours), ours
+
+
+def nul_journal() -> Aggregate:
+    agg = Aggregate()
+    agg.handle(create(title="lunch\x00time"))
+    agg.handle(command(AddMessages((NewMessage(ulid(), "a\x00b"),)), sender=BOB))
+    return agg
+
+
+def test_a_broken_projector_rule_is_caught_by_fold(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = nul_journal().events
+    # A foreign record that cannot be keyed: the projector dead-letters it, fold skips it.
+    unkeyable = dataclasses.replace(events[-1], seq_nr=3, sender_id="not-a-ulid")
+    expected = fold([*events, unkeyable])
+    assert expected == fold(events)
+    assert expected.views[THREAD].thread.title == "lunch\ufffdtime"
+
+    # The projector's own rules, broken: NUL dropped, every envelope taken.
+    monkeypatch.setattr(statements, "pg_text", lambda value: value.replace("\x00", ""))
+    monkeypatch.setattr(plan, "invalid_envelope", lambda _event: None)
+    assert fold([*events, unkeyable]) == expected
+    written_title = statements.event_statements(events[0])[3].args[3]
+    assert written_title == "lunchtime"
+    view = expected.views[THREAD]
+    broken = dataclasses.replace(view, thread=dataclasses.replace(view.thread, title=written_title))
+    report = compare(expected, {THREAD: broken}, {}, [THREAD])
+    assert list(report.different) == [THREAD]
+    assert not report.ok
+
+
+CROCKFORD = "[0-9A-HJKMNP-TV-Z]"
+IDS = st.one_of(
+    st.from_regex(rf"[0-7]{CROCKFORD}{{25}}", fullmatch=True),
+    st.from_regex(rf"[0-9A-Za-z]{CROCKFORD}{{25}}", fullmatch=True),
+    st.from_regex(rf"[0-7]{CROCKFORD}{{10}}[ILOUa-z\x00\n]{CROCKFORD}{{14}}", fullmatch=True),
+    st.from_regex(rf"[0-7]{CROCKFORD}{{24,26}}\n?", fullmatch=True),
+    st.text(max_size=30),
+)
+
+
+@PROPERTY_SETTINGS
+@given(
+    st.sampled_from(["thread_id", "event_id", "command_id", "sender_id"]), IDS, st.integers(-2, 3)
+)
+def test_fold_and_the_projector_key_the_same_events(name: str, value: str, seq_nr: int) -> None:
+    event = dataclasses.replace(nul_journal().events[0], **{name: value}, seq_nr=seq_nr)
+    assert keyable(event) == (plan.invalid_envelope(event) is None)
