@@ -30,7 +30,7 @@ BROKER_MB_S = 50.0  # replicated produce MB/s one Kafka broker is planned for (t
 ITEM_KB = 1.0  # DynamoDB write unit size
 TABLE_WCU_QUOTA = 40_000  # DynamoDB on-demand default per table (adjustable)
 TARGETS = (10_000, 100_000)
-RUNTIME = "confluent"  # what k8s/base/worker.yaml deploys
+RUNTIME = "faust"  # what k8s/base/worker.yaml deploys
 
 
 @dataclass(frozen=True, slots=True)

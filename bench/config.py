@@ -59,7 +59,7 @@ class BenchConfig:
             scale=scale,
             phases=listed("PHASES", PHASES),
             runtimes=listed("RUNTIMES", RUNTIMES),
-            recovery_runtimes=listed("RECOVERY_RUNTIMES", RUNTIMES, ("confluent",)),
+            recovery_runtimes=listed("RECOVERY_RUNTIMES", RUNTIMES, ("faust",)),
             partitions=int(get("PARTITIONS", "4")),
             results_dir=Path(get("RESULTS_DIR", str(ROOT / "bench" / "results"))),
             keep_data=get("KEEP_DATA", "0") in {"1", "true", "yes"},

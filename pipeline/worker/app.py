@@ -43,6 +43,12 @@ def build_app(settings: WorkerSettings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,
+        # No leader-only timers here: no `<group>-__assignor-__leader` topic to create, to
+        # grant in the KafkaUser's ACLs and to subscribe to.
+        topic_disable_leader=True,
+        # Static membership (k8s: the pod name), as in the confluent runtime: a restarted pod
+        # gets its partitions back without a rebalance.
+        consumer_group_instance_id=settings.group_instance_id,
         datadir=str(settings.data_dir / "faust"),
     )
     commands = app.topic(
