@@ -3,21 +3,18 @@ plus a handle to kill and restart the servers of its stack (Kafka, PostgreSQL, D
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 from pipeline.settings import Settings
 from pipeline.stack import broker, dynamodb_server, postgres
 from pipeline.stack.ports import free_port
-from pipeline.stack.process import ProcessRecord, is_alive
+from pipeline.stack.process import ProcessRecord, is_alive, kill
 from pipeline.stack.stack import read_state, up
+from pipeline.system import Component
+from pipeline.system import System as Components
 from tests.support.auth import api_auth_env
-from tests.support.processes import Component, worker
+from tests.support.processes import launcher, worker
 from tests.support.projector import ReadModel, projector
 
 READY_TIMEOUT_S = 90.0
@@ -40,24 +37,19 @@ class System:
     mirror: Component = field(init=False)
     projector: Component = field(init=False)
     api: Component = field(init=False)
+    # Started in this order, stopped in reverse: the workers last, so nothing is left
+    # half-decided.
+    running: Components = field(init=False)
 
     def __post_init__(self) -> None:
         self.workers = [worker(self.settings, self.log_dir, f"worker-{i}") for i in range(2)]
-        self.mirror = Component(
-            "mirror",
-            ["mirror"],
-            self.settings,
-            self.log_dir,
-            THREADWEAVER_MIRROR_METRICS_PORT="0",
-        )
+        self.mirror = launcher(self.settings, self.log_dir).mirror(metrics_port=0)
         self.projector = projector(self.read_model, self.log_dir)
-        self.api = Component(
-            "api",
-            ["api", "--port", str(self.api_port)],
-            self.read_model.settings,  # reads the chaos run's own read model
-            self.log_dir,
-            **api_auth_env(),
+        # The API reads the chaos run's own read model.
+        self.api = launcher(self.read_model.settings, self.log_dir).api(
+            port=self.api_port, env=api_auth_env()
         )
+        self.running = Components([*self.workers, self.mirror, self.projector, self.api])
 
     @property
     def api_url(self) -> str:
@@ -72,34 +64,18 @@ class System:
         }
 
     def components(self) -> list[Component]:
-        return [c for group in self.by_type().values() for c in group]
+        return self.running.components
 
     def start(self) -> None:
-        for component in self.components():
-            component.start()
-        self.wait_api_ready()
-
-    def wait_api_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{self.api_url}/readyz", timeout=5.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.api.alive(), "the API died at start:\n" + self.api.log_tail()
-            assert time.monotonic() < deadline, "the API is not ready:\n" + self.api.log_tail()
-            time.sleep(0.2)
+        self.running.start()
+        self.api.wait_ready(READY_TIMEOUT_S)
 
     def stop(self) -> dict[str, int | None]:
-        """SIGTERM everything (workers last, so nothing is left half-decided): exit codes."""
-        order = [self.api, self.projector, self.mirror, *self.workers]
-        return {component.name: component.stop() for component in order}
+        """SIGTERM everything: exit codes."""
+        return self.running.stop()
 
     def log_tails(self, lines: int = 25) -> str:
-        return "\n".join(
-            f"--- {c.name} ({c.log_path})\n{c.log_tail(lines)}" for c in self.components()
-        )
+        return self.running.log_tails(lines)
 
 
 @dataclass
@@ -121,11 +97,8 @@ class StackServers:
 
     def kill(self, process_type: str) -> None:
         record = self.record(process_type)
-        os.killpg(record.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while is_alive(record):
-            assert time.monotonic() < deadline, f"{record.name} survived SIGKILL"
-            time.sleep(0.05)
+        kill(record)
+        assert not is_alive(record), f"{record.name} survived SIGKILL"
 
     def restart(self) -> None:
         up(self.data_dir)

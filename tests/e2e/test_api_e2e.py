@@ -8,7 +8,6 @@ back on the way.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,35 +17,19 @@ import pytest
 
 from pipeline.client.commands import new_id
 from pipeline.settings import Settings
-from pipeline.stack.ports import free_port
-from tests.support.auth import api_auth_env, bearer
-from tests.support.processes import Component, worker
+from tests.support.api import api_processes
+from tests.support.auth import bearer
 from tests.support.projector import (
     ReadModel,
     create_read_model,
     drop_read_model,
-    projector,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-START_TIMEOUT_S = 90.0
 # Generous: the projector of a fresh read model first folds whatever the session's journal
 # already holds.
 MIN_VERSION_WAIT_S = 20.0
-
-
-def wait_ready(base_url: str, component: Component) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        assert component.alive(), component.log_tail()
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, component.log_tail()
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -54,30 +37,20 @@ def system(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[htt
     settings: Settings = stack.settings()
     logs = Path(tmp_path_factory.mktemp("api-e2e"))
     model: ReadModel = create_read_model(settings, "api")
-    port = free_port()
-    api = Component(
-        "api",
-        ["api", "--port", str(port)],
-        model.settings,
-        logs,
-        THREADWEAVER_API_MIN_VERSION_WAIT_S=str(MIN_VERSION_WAIT_S),
-        THREADWEAVER_API_REPLY_TIMEOUT_S="60",
-        **api_auth_env(),
-    )
-    components = [worker(settings, logs), projector(model, logs), api]
     try:
-        for component in components:
-            component.start()
-        base_url = f"http://127.0.0.1:{port}"
-        wait_ready(base_url, api)
-        with httpx.Client(base_url=base_url, timeout=MIN_VERSION_WAIT_S + 30) as client:
+        with (
+            api_processes(
+                settings,
+                model,
+                logs,
+                THREADWEAVER_API_MIN_VERSION_WAIT_S=str(MIN_VERSION_WAIT_S),
+                THREADWEAVER_API_REPLY_TIMEOUT_S="60",
+            ) as (base_url, _),
+            httpx.Client(base_url=base_url, timeout=MIN_VERSION_WAIT_S + 30) as client,
+        ):
             yield client
-        for component in components:
-            assert component.alive(), component.log_tail()
     finally:
-        codes = {c.name: c.stop() for c in reversed(components)}
         drop_read_model(model, settings.pg_dsn or "")
-    assert codes == {"api": 0, "projector": 0, "worker": 0}, codes
 
 
 class Caller:

@@ -31,6 +31,7 @@ from tests.support.projector import (
     drop_read_model,
     expected_versions,
     journal_events,
+    projector,
     wait_for_versions,
 )
 
@@ -95,16 +96,7 @@ async def test_read_model_equals_fold_after_sigkills(stack: object, tmp_path: Pa
     chunks = chunks_with_re_appends(journal.events, rng)
 
     model = create_read_model(settings, "kill")
-    component = Component(
-        "projector",
-        ["projector"],
-        model.settings,
-        tmp_path,
-        **{
-            **model.env(),
-            "THREADWEAVER_PROJECTOR_BATCH_MAX": "40",
-        },
-    )
+    component = projector(model, tmp_path, THREADWEAVER_PROJECTOR_BATCH_MAX="40")
     producer = JournalProducer(settings.bootstrap_servers, settings.partitions)
     schedule: list[str] = []
     started = time.monotonic()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,11 +21,12 @@ from pipeline.client.commands import new_id
 from pipeline.settings import Settings
 from pipeline.stack import broker
 from pipeline.stack.ports import free_port
-from pipeline.stack.process import is_alive
+from pipeline.stack.process import is_alive, kill
 from pipeline.stack.stack import read_state
+from pipeline.system import System
 from tests.conftest import stack_data_dir
 from tests.support.auth import api_auth_env
-from tests.support.processes import THREADWEAVER, Component, worker
+from tests.support.processes import THREADWEAVER, launcher, worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -50,7 +50,7 @@ class World:
     def __init__(self, data_dir: Path, log_dir: Path) -> None:
         self.data_dir = data_dir
         self.log_dir = log_dir
-        self.components: list[Component] = []
+        self.components = System()
 
     def stack(self, verb: str) -> str:
         done = run(["stack", verb, "--data-dir", str(self.data_dir)])
@@ -70,22 +70,19 @@ class World:
 
     def start_components(self, settings: Settings | None = None) -> None:
         settings = settings or self.settings
-        self.components = [
-            worker(settings, self.log_dir, "worker"),
-            Component("mirror", ["mirror"], settings, self.log_dir, **_no_metrics("MIRROR")),
-            Component(
-                "projector", ["projector"], settings, self.log_dir, **_no_metrics("PROJECTOR")
-            ),
-            Component(
-                "api", ["api", "--port", str(free_port())], settings, self.log_dir, **api_auth_env()
-            ),
-        ]
-        for component in self.components:
-            component.start()
+        components = launcher(settings, self.log_dir)
+        self.components = System(
+            [
+                worker(settings, self.log_dir, "worker"),
+                components.mirror(metrics_port=0),
+                components.projector(metrics_port=0),
+                components.api(port=free_port(), env=api_auth_env()),
+            ]
+        )
+        self.components.start()
 
     def stop_components(self) -> None:
-        for component in self.components:
-            component.stop()
+        self.components.stop()
 
     def thread(self, *args: str) -> dict[str, object]:
         done = run(["thread", *args], self.env())
@@ -108,10 +105,6 @@ class World:
         assert done.returncode == 0, f"{what} verify: {done.stdout}\n{done.stderr}"
         report: dict[str, object] = json.loads(done.stdout)
         return report
-
-
-def _no_metrics(component: str) -> dict[str, str]:
-    return {f"THREADWEAVER_{component}_METRICS_PORT": "0"}
 
 
 @pytest.fixture
@@ -148,11 +141,8 @@ def test_a_thread_outlives_stack_down_up_and_a_broker_sigkill(world: World) -> N
     state = read_state(world.data_dir)
     assert state is not None
     kafka = next(p for p in state.processes if p.name == broker.NAME)
-    os.killpg(kafka.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while is_alive(kafka):
-        assert time.monotonic() < deadline, "the broker survived SIGKILL"
-        time.sleep(0.05)
+    kill(kafka)
+    assert not is_alive(kafka), "the broker survived SIGKILL"
     restarted = world.stack("up")
     assert "restarting kafka" in restarted
     after = read_state(world.data_dir)

@@ -14,14 +14,12 @@ THREADWEAVER_FUZZ_EXAMPLES / 20 examples per operation and stateful runs (25 by 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -45,17 +43,16 @@ from pipeline.codec import CodecError, decode_command, decode_event
 from pipeline.domain import RejectionReason
 from pipeline.domain.ids import is_ulid
 from pipeline.settings import Settings
-from pipeline.stack.ports import free_port
 from tests.fuzz.broker import end_offsets, read_since
 from tests.fuzz.generation import examples
 from tests.fuzz.live_chains import Chaining, run_live
-from tests.support.auth import api_auth_env, bearer
-from tests.support.processes import Component, worker
-from tests.support.projector import ReadModel, create_read_model, drop_read_model, projector
+from tests.support.api import api_processes
+from tests.support.auth import bearer
+from tests.support.processes import Component
+from tests.support.projector import ReadModel, create_read_model, drop_read_model
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
 
-START_TIMEOUT_S = 90.0
 REQUEST_TIMEOUT_S = 90.0
 # The account of the bearer token: most generated requests act as it (any other account_id
 # is a 403 ACCOUNT_MISMATCH, which stops nothing deeper from being exercised).
@@ -108,53 +105,28 @@ class System:
     since: dict[str, dict[int, int]]
 
 
-def _wait_ready(base_url: str, api: Component) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        assert api.alive(), api.log_tail()
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, api.log_tail()
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def system(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     settings: Settings = stack.settings()
     logs = Path(tmp_path_factory.mktemp("fuzz-http"))
     model: ReadModel = create_read_model(settings, "fuzz")
-    port = free_port()
-    api = Component(
-        "api",
-        ["api", "--port", str(port)],
-        model.settings,
-        logs,
-        **api_auth_env(),
-        THREADWEAVER_API_REPLY_TIMEOUT_S="60",
-        # Short: a generated min_version far ahead of the thread waits the whole time.
-        THREADWEAVER_API_MIN_VERSION_WAIT_S="1",
-    )
-    components = (worker(settings, logs), projector(model, logs), api)
     bootstrap, topics, partitions = settings.bootstrap_servers, settings.topics, settings.partitions
     since = {
         topic: end_offsets(bootstrap, topic, partitions)
         for topic in (topics.commands, topics.events)
     }
     try:
-        for component in components:
-            component.start()
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, api)
-        yield System(base_url, settings, components, since)
-        for component in components:
-            assert component.alive(), component.log_tail()
+        with api_processes(
+            settings,
+            model,
+            logs,
+            THREADWEAVER_API_REPLY_TIMEOUT_S="60",
+            # Short: a generated min_version far ahead of the thread waits the whole time.
+            THREADWEAVER_API_MIN_VERSION_WAIT_S="1",
+        ) as (base_url, processes):
+            yield System(base_url, settings, tuple(processes), since)
     finally:
-        codes = {c.name: c.stop() for c in reversed(components)}
         drop_read_model(model, settings.pg_dsn or "")
-    assert codes == {"api": 0, "projector": 0, "worker": 0}, codes
 
 
 def _mostly_own() -> st.SearchStrategy[bool]:

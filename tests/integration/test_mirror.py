@@ -26,7 +26,7 @@ from pipeline.settings import Settings
 from pipeline.stack.ports import free_port
 from tests.support.journal import JournalProducer, SyntheticJournal, conflicting
 from tests.support.kafka import Record, read_topic
-from tests.support.processes import THREADWEAVER, Component, component_env
+from tests.support.processes import THREADWEAVER, Component, component_env, launcher
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ METRICS_OFF = {"THREADWEAVER_MIRROR_METRICS_PORT": "0"}
 
 
 def mirror(settings: Settings, log_dir: Path, name: str = "mirror", **env: str) -> Component:
-    return Component(name, ["mirror"], settings, log_dir, **{**METRICS_OFF, **env})
+    return launcher(settings, log_dir).mirror(name, env={**METRICS_OFF, **env})
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ MID_BATCH = re.compile(rb"batch of \d+ records: mirroring|batch committed")
 
 def batch_lines(component: Component) -> list[bytes]:
     """The batch log lines of the mirror's current run."""
-    return MID_BATCH.findall(component.log_path.read_bytes().split(b"=== start ")[-1])
+    return MID_BATCH.findall(component.run_log())
 
 
 def uncommitted_items(dynamodb: Any, settings: Settings) -> int:

@@ -23,7 +23,7 @@ from pipeline.stack.aio import run_sync
 from pipeline.stack.migrate import apply_migrations
 from pipeline.stack.provision import schemas_dir
 from tests.support.kafka import read_topic
-from tests.support.processes import Component
+from tests.support.processes import Component, launcher
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ def drop_read_model(model: ReadModel, admin_dsn: str) -> None:
     run_sync(drop)
 
 
-def projector(model: ReadModel, log_dir: Path, name: str = "projector") -> Component:
-    return Component(name, ["projector"], model.settings, log_dir, **model.env())
+def projector(model: ReadModel, log_dir: Path, name: str = "projector", **env: str) -> Component:
+    return launcher(model.settings, log_dir).projector(name, env={**model.env(), **env})
 
 
 async def versions(dsn: str, thread_ids: Collection[str]) -> dict[str, int]:
