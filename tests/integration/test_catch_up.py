@@ -4,7 +4,6 @@ rebuild when the local state cannot continue the journal."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,9 @@ from pipeline.domain import (
 from pipeline.worker import catchup
 from pipeline.worker.store import ThreadStore
 from tests.support.builders import ALICE, BOB, Aggregate, command, ulid
+from tests.support.list_journal import ListJournal
 
 pytestmark = pytest.mark.integration
-
-
-class ListJournal:
-    def __init__(self, records: list[bytes]) -> None:
-        self.records = records
-
-    def end_offset(self, partition: int) -> int:
-        return len(self.records)
-
-    def read(self, partition: int, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-        for offset in range(start, end):
-            yield offset, self.records[offset]
 
 
 def journal_of(threads: int, posts: int) -> tuple[list[Event], dict[str, Aggregate]]:
