@@ -121,7 +121,12 @@ def test_throttling_and_network_errors_are_retried(
     assert counter(metrics.THROTTLES, "BatchWriteItem") - throttles == 1
 
 
-def test_conditional_writes_report_what_is_stored(writer: DynamoWriter, fake: FakeDynamoDB) -> None:
+# dynalite answers a failed condition without the stored item, AWS with it (when asked).
+@pytest.mark.parametrize("old_item", [False, True], ids=["dynalite", "aws"])
+def test_conditional_writes_report_what_is_stored(
+    writer: DynamoWriter, fake: FakeDynamoDB, old_item: bool
+) -> None:
+    fake.old_item_on_condition_failure = old_item
     batch = items(4)
     stored_first = {**batch[0], "journal_offset": {"N": "77"}}
     fake.items[key_of(batch[0])] = stored_first
@@ -129,6 +134,7 @@ def test_conditional_writes_report_what_is_stored(writer: DynamoWriter, fake: Fa
     assert report.present == {key_of(batch[0]): stored_first}
     assert fake.items[key_of(batch[0])] == stored_first  # never overwritten
     assert all(fake.items[key_of(i)] == i for i in batch[1:])
+    assert fake.calls.count("GetItem") == (0 if old_item else 1)
 
 
 def test_a_poison_item_is_isolated_and_refused_after_max_attempts(
