@@ -15,14 +15,12 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, TopicPartition
-
 from pipeline.codec import CodecError, decode_reply, encode_command
 from pipeline.domain import Command
-from pipeline.kafka.config import consumer_config
 from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.replies import REPLY_PARTITION_HEADER, Reply
+from pipeline.kafka.scanner import PartitionTail
 from pipeline.settings import Settings
 
 T = TypeVar("T")
@@ -45,7 +43,7 @@ class CommandClient:
             random.randrange(settings.partitions) if reply_partition is None else reply_partition
         )
         self._producer: AsyncProducer | None = None
-        self._consumer: Consumer | None = None
+        self._tail: PartitionTail | None = None
         self._waiters: dict[str, asyncio.Future[Reply]] = {}
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
@@ -62,9 +60,13 @@ class CommandClient:
         # Start exactly at the end: every reply to a command sent after start() is read, none
         # before it is.
         end = await asyncio.to_thread(end_offsets, connection, topic, [self._reply_partition])
-        consumer = Consumer(consumer_config(connection, REPLIES_GROUP, REPLIES_GROUP))
-        consumer.assign([TopicPartition(topic, self._reply_partition, end[self._reply_partition])])
-        self._consumer = consumer
+        self._tail = PartitionTail(
+            connection,
+            topic,
+            self._reply_partition,
+            end[self._reply_partition],
+            group_id=REPLIES_GROUP,
+        )
         self._producer = AsyncProducer(connection, client_id="threadweaver-client")
         self._listener = threading.Thread(target=self._listen, name="replies", daemon=True)
         self._listener.start()
@@ -73,8 +75,8 @@ class CommandClient:
         self._stop.set()
         if self._listener is not None:
             await asyncio.to_thread(self._listener.join, 5.0)
-        if self._consumer is not None:
-            self._consumer.close()
+        if self._tail is not None:
+            self._tail.close()
         if self._producer is not None:
             self._producer.close()
 
@@ -86,15 +88,12 @@ class CommandClient:
         await self.close()
 
     def _listen(self) -> None:
-        assert self._consumer is not None
+        assert self._tail is not None
         assert self._loop is not None
         while not self._stop.is_set():
-            for message in self._consumer.consume(num_messages=500, timeout=0.1):
-                value = message.value()
-                if message.error() is not None or value is None:
-                    continue
+            for record in self._tail.poll(0.1):
                 try:
-                    reply = decode_reply(value)
+                    reply = decode_reply(record.value)
                 except CodecError:
                     continue
                 self._loop.call_soon_threadsafe(self._resolve, reply)

@@ -1,5 +1,6 @@
 """Reading partitions of a topic from given offsets up to fixed ends: the one journal and topic
-reader (catch-up, verify, `projector rebuild`, history, the tests).
+reader (catch-up, verify, `projector rebuild`, history, the tests); and following one partition
+from an offset on, with no end (the client's reply listener).
 
 The consumer is assigned, never subscribes, so it joins no group; it commits only when asked
 (`projector rebuild` moves its group's offsets). Blocking: call it from a thread.
@@ -7,6 +8,7 @@ The consumer is assigned, never subscribes, so it joins no group; it commits onl
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
@@ -17,6 +19,8 @@ from pipeline.kafka.config import consumer_config
 from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.records import Record, from_confluent
 from pipeline.kafka.security import KafkaConnection
+
+log = logging.getLogger(__name__)
 
 # Without a record for this long from a partition that should have more, the broker is
 # considered unavailable: callers crash (and are restarted) rather than wait forever.
@@ -145,3 +149,34 @@ def scan(
         connection, topic, ends=ends, group_id=group_id, starts=starts, stall_s=stall_s
     ) as scanner:
         yield from scanner
+
+
+class PartitionTail:
+    """The records of one partition from `start` on, as they arrive."""
+
+    def __init__(
+        self,
+        connection: KafkaConnection,
+        topic: str,
+        partition: int,
+        start: int,
+        *,
+        group_id: str,
+        client_id: str | None = None,
+    ) -> None:
+        self._consumer = Consumer(consumer_config(connection, group_id, client_id or group_id))
+        self._consumer.assign([TopicPartition(topic, partition, start)])
+
+    def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
+        """What arrived, waiting up to `timeout_s` for the first record. A consumer error is
+        logged and skipped: librdkafka recovers from it by itself (a broker restart, say)."""
+        records: list[Record] = []
+        for message in self._consumer.consume(max_records, timeout_s):
+            if message.error() is not None:
+                log.warning("consumer error: %s", message.error())
+                continue
+            records.append(from_confluent(message))
+        return records
+
+    def close(self) -> None:
+        self._consumer.close()
