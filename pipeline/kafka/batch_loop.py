@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from pipeline.kafka.config import consumer_config
-from pipeline.kafka.messages import poll_batch
 from pipeline.kafka.records import Record, from_confluent
 from pipeline.kafka.security import KafkaConnection
 
@@ -137,7 +136,12 @@ class BatchLoop:
         self._consumer.close()
 
     def _poll(self) -> list[Message]:
-        return poll_batch(self._consumer, self._batch_max, self._first_timeout_s)
+        # Block for the first record only, then take what is already fetched: waiting to fill
+        # a batch would add its timeout to every record's latency; under load batches grow.
+        first = self._consumer.consume(1, self._first_timeout_s)
+        if not first or self._batch_max <= 1:
+            return first
+        return first + self._consumer.consume(self._batch_max - 1, 0)
 
     def _commit(self, records: Sequence[Record]) -> None:
         offsets = next_offsets(records)
