@@ -17,7 +17,7 @@ from pipeline.kafka.records import Record
 from pipeline.mirror import items
 from pipeline.mirror.batch import BatchMirror
 from pipeline.mirror.config import WriteMethod
-from pipeline.mirror.items import Item, item_digest, to_item
+from pipeline.mirror.items import Item, item_digest, item_size, to_item
 from pipeline.mirror.records import DeadLetterReason, dead_letter_headers
 from pipeline.mirror.verify import (
     EVENT_TYPES,
@@ -27,7 +27,9 @@ from pipeline.mirror.verify import (
     VerifyReport,
     compare_table,
     dead_letter_position,
+    dynamodb_size,
     expect,
+    expected_item,
     scan_digests,
 )
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
@@ -237,3 +239,11 @@ def test_records_that_cannot_be_items_are_expected_as_dead_letters() -> None:
         ((0, 2), DeadLetterReason.INVALID_KEY),
         ((0, 3), DeadLetterReason.ITEM_TOO_LARGE),
     ]
+
+
+def test_the_size_rule_never_exceeds_the_mirrors() -> None:
+    for position, r in enumerate(journal_records()):
+        e = decode_event(r.value or b"")
+        for partition, offset in ((0, position), (11, 10**9 + position), (3, 10**12)):
+            ours = dynamodb_size(expected_item(e, r.value or b"", (partition, offset)))
+            assert ours <= item_size(to_item(e, r.value or b"", partition, offset))
