@@ -174,7 +174,9 @@ def sizing(i: Inputs, t: float, partitions: int) -> dict[str, str]:
         "API pods: ⌈r·T / (h·Q)⌉": f"{apis}",
         "PostgreSQL reads, in bench servers: r·T / (h·Q_sql)": f"{pg_reads:,.1f}",
         "journal events per partition per day: e·T·86,400 / P": f"{per_partition_day:,.0f}",
-        "fresh rebuild of one day of one partition: that / F": f"{rebuild_min:,.0f} min",
+        "fresh rebuild of one day of one partition: that / F": (
+            "n/a" if math.isnan(rebuild_min) else f"{rebuild_min:,.0f} min"
+        ),
     }
 
 
