@@ -1,7 +1,10 @@
-"""A realistic command mix for load and soak runs: create, join, post, reply, remove, leave.
+"""A realistic command mix for load and soak runs: create, post, reply, join, leave, remove.
 
-The generator keeps a model of each thread (members, live messages) from the replies it
-gets, so most commands are valid and the rest are rejected for the reasons real clients hit.
+The generator models each thread as the commands it has produced so far will have made it
+(members, guests, live messages). A thread's commands keep their order in its partition, so
+the model holds without waiting for replies, and many commands of a thread may be in flight
+(the bench's open-loop runs send on a fixed schedule). Every command is valid for its thread
+except the share meant to be rejected for the reasons real clients hit (`Shares`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,33 @@ from dataclasses import dataclass, field
 
 from pipeline.client import CommandClient, CommandFactory, ReplyTimeoutError
 from pipeline.client.commands import new_id
-from pipeline.domain import Command
-from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.domain import AddMessages, Command, limits
+from pipeline.kafka.replies import CommandRejected
+
+# Stay well under the live-message limit of a thread whatever the run length.
+LIVE_SOFT_MAX = limits.LIVE_MESSAGES_MAX - 500
+POST, JOIN, LEAVE, REMOVE, STRANGER = "post", "join", "leave", "remove", "stranger"
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """How the commands after the creations divide: the share of each kind (posts take the
+    rest), and how often a post replies to a message or names recipients."""
+
+    join: float = 0.15
+    leave: float = 0.10
+    remove: float = 0.15
+    # Posts by an account that is no member: rejected (SENDER_NOT_MEMBER).
+    stranger: float = 0.05
+    # Removals asked by a participant other than the message's sender: the administrator's
+    # are accepted (moderation), a member's rejected (NOT_MESSAGE_SENDER).
+    other_remover: float = 0.2
+    reply: float = 0.3
+    to: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.join + self.leave + self.remove + self.stranger > 1:
+            raise ValueError(f"the shares of {self} leave no room for posts")
 
 
 @dataclass
@@ -24,7 +52,9 @@ class ThreadModel:
     thread_id: str
     admin: str
     members: list[str]
-    messages: list[tuple[str, str]] = field(default_factory=list)  # (message_id, sender)
+    # Joined by the mix after the creation; only they leave, so `members` stays valid.
+    guests: list[str] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)  # live (message_id, sender)
 
 
 @dataclass
@@ -55,10 +85,13 @@ class Summary:
 
 
 class Mix:
-    def __init__(self, rng: random.Random, accounts: int = 50) -> None:
+    def __init__(
+        self, rng: random.Random, accounts: int = 50, shares: Shares | None = None
+    ) -> None:
         self.rng = rng
         self.accounts = [new_id() for _ in range(accounts)]
         self.factory = CommandFactory()
+        self.shares = shares or Shares()
 
     def create(self) -> tuple[Command, ThreadModel]:
         admin, *members = self.rng.sample(self.accounts, 4)
@@ -67,64 +100,73 @@ class Mix:
         )
         return command, ThreadModel(command.thread_id, admin, members)
 
-    def next(self, thread: ThreadModel) -> tuple[Command, Callable[[Reply], None]]:
-        rng, f = self.rng, self.factory
-        roll = rng.random()
-        if roll < 0.55 or not thread.messages:
-            sender = rng.choice([thread.admin, *thread.members])
-            reply_to = (
-                rng.choice(thread.messages)[0] if thread.messages and rng.random() < 0.3 else None
-            )
-            to = rng.sample(thread.members, 1) if thread.members and rng.random() < 0.3 else []
-            command = f.post(
-                thread.thread_id,
-                sender,
-                "hello " * rng.randint(1, 20),
-                reply_to=reply_to,
-                to_account_ids=to,
-            )
+    def next(self, thread: ThreadModel) -> tuple[Command, str]:
+        """The thread's next command and its kind (`post`, `join`, `leave`, `remove`,
+        `stranger`); the model already counts its effect."""
+        kind = self._kind(thread)
+        f = self.factory
+        if kind == JOIN:
+            guest = new_id()
+            thread.guests.append(guest)
+            return f.join_members(thread.thread_id, thread.admin, [guest]), kind
+        if kind == LEAVE:
+            guest = thread.guests.pop(self.rng.randrange(len(thread.guests)))
+            return f.leave_members(thread.thread_id, guest, [guest]), kind
+        if kind == REMOVE:
+            return self._remove(thread), kind
+        if kind == STRANGER:
+            return f.post(thread.thread_id, new_id(), "let me in"), kind
+        return self._post(thread), kind
 
-            def posted(reply: Reply) -> None:
-                if isinstance(reply, CommandAccepted):
-                    thread.messages.extend((m, sender) for m in reply.message_ids)
-                    if len(thread.messages) > 200:
-                        del thread.messages[:100]
+    def _kind(self, thread: ThreadModel) -> str:
+        if len(thread.messages) >= LIVE_SOFT_MAX:
+            return REMOVE
+        shares, roll = self.shares, self.rng.random()
+        for kind, share in (
+            (JOIN, shares.join),
+            (LEAVE, shares.leave),
+            (REMOVE, shares.remove),
+            (STRANGER, shares.stranger),
+        ):
+            if roll < share:
+                if (kind == LEAVE and not thread.guests) or (
+                    kind == REMOVE and not thread.messages
+                ):
+                    return POST
+                return kind
+            roll -= share
+        return POST
 
-            return command, posted
-        if roll < 0.70:
-            message_id, sender = rng.choice(thread.messages)
-            # Sometimes a member tries to remove someone else's message (NOT_MESSAGE_SENDER).
-            actor = sender if rng.random() < 0.8 else rng.choice([thread.admin, *thread.members])
-            command = f.remove_messages(thread.thread_id, actor, [message_id])
+    def _post(self, thread: ThreadModel) -> Command:
+        rng, shares = self.rng, self.shares
+        sender = rng.choice((thread.admin, *thread.members))
+        reply_to = (
+            rng.choice(thread.messages)[0]
+            if thread.messages and rng.random() < shares.reply
+            else None
+        )
+        to = [rng.choice(thread.members)] if thread.members and rng.random() < shares.to else []
+        command = self.factory.post(
+            thread.thread_id,
+            sender,
+            "hello " * rng.randint(1, 20),
+            reply_to=reply_to,
+            to_account_ids=to,
+        )
+        assert isinstance(command.body, AddMessages)
+        thread.messages.append((command.body.messages[0].message_id, sender))
+        return command
 
-            def removed(reply: Reply) -> None:
-                if isinstance(reply, CommandAccepted):
-                    thread.messages[:] = [
-                        m for m in thread.messages if m[0] not in reply.message_ids
-                    ]
-
-            return command, removed
-        if roll < 0.85:
-            newcomer = rng.choice(self.accounts)
-            command = f.join_members(thread.thread_id, thread.admin, [newcomer])
-
-            def joined(reply: Reply) -> None:
-                if isinstance(reply, CommandAccepted) and newcomer not in thread.members:
-                    thread.members.append(newcomer)
-
-            return command, joined
-        if roll < 0.95 and thread.members:
-            leaver = rng.choice(thread.members)
-            command = f.leave_members(thread.thread_id, leaver, [leaver])
-
-            def left(reply: Reply) -> None:
-                if isinstance(reply, CommandAccepted) and leaver in thread.members:
-                    thread.members.remove(leaver)
-
-            return command, left
-        # A stranger posting: rejected with SENDER_NOT_MEMBER.
-        stranger = new_id()
-        return f.post(thread.thread_id, stranger, "let me in"), lambda _reply: None
+    def _remove(self, thread: ThreadModel) -> Command:
+        rng = self.rng
+        index = rng.randrange(len(thread.messages))
+        message_id, sender = thread.messages[index]
+        actor = sender
+        if rng.random() < self.shares.other_remover:
+            actor = rng.choice((thread.admin, *thread.members))
+        if actor in (sender, thread.admin):
+            del thread.messages[index]
+        return self.factory.remove_messages(thread.thread_id, actor, [message_id])
 
 
 async def run_load(
@@ -141,11 +183,12 @@ async def run_load(
     mix = Mix(random.Random(seed))
     summary = Summary()
     semaphore = asyncio.Semaphore(concurrency)
-    # One command per thread in flight at a time keeps the model consistent with replies.
+    # A thread's commands must reach its partition in the order the mix made them (a send
+    # may wait for the semaphore): one at a time per thread.
     locks: dict[str, asyncio.Lock] = {}
     models: list[ThreadModel] = []
 
-    async def send(command: Command, on_reply: Callable[[Reply], None] | None = None) -> None:
+    async def send(command: Command) -> None:
         async with semaphore:
             started = time.perf_counter()
             summary.sent += 1
@@ -162,13 +205,11 @@ async def run_load(
                 summary.rejected[reply.reason.value] += 1
             else:
                 summary.accepted += 1
-            if on_reply is not None:
-                on_reply(reply)
 
     async def one(thread: ThreadModel) -> None:
         async with locks[thread.thread_id]:
-            command, on_reply = mix.next(thread)
-            await send(command, on_reply)
+            command, _kind = mix.next(thread)
+            await send(command)
 
     started = time.perf_counter()
     creates = []

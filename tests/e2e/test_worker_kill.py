@@ -63,8 +63,8 @@ class Driver:
                 budget -= 1
                 model = self.mix.rng.choice(models)
                 async with locks[model.thread_id]:
-                    command, on_reply = self.mix.next(model)
-                    on_reply(await self.send(command))
+                    command, _kind = self.mix.next(model)
+                    await self.send(command)
 
         await asyncio.gather(*(lane() for _ in range(150)))
 

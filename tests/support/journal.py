@@ -85,8 +85,8 @@ class SyntheticJournal:
                 messages = [NewMessage(new_id(), f"multi {i}\x00") for i in range(3)]
                 self.handle(f.add_messages(model.thread_id, model.admin, messages))
             else:
-                command, on_reply = self.mix.next(model)
-                on_reply(self.handle(command))
+                command, _kind = self.mix.next(model)
+                self.handle(command)
 
     def destroy_some(self, share: float) -> None:
         f = self.mix.factory
