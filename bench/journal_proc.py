@@ -11,10 +11,11 @@ import time
 
 from confluent_kafka import Producer
 
-from bench.kafka import producer_conf
 from bench.processes import write_result
 from bench.synthetic import interleaved
 from pipeline.codec import encode_event
+from pipeline.kafka.config import producer_config
+from pipeline.kafka.security import KafkaConnection
 
 
 def main() -> None:
@@ -28,7 +29,8 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     # Batches of the size a busy worker appends (linger 5 ms), not one huge batch per flush.
-    producer = Producer(producer_conf(args.bootstrap, "bench-journal-writer", **{"linger.ms": 5}))
+    connection = KafkaConnection.plaintext(args.bootstrap)
+    producer = Producer(producer_config(connection, "bench-journal-writer", **{"linger.ms": 5}))
     started = time.perf_counter()
     events = size = 0
     for event in interleaved(args.seed, args.first, args.count, args.events_per_thread):

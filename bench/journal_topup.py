@@ -25,6 +25,7 @@ def write_journal(
     for first in range(0, threads, share):
         children.append(
             start_child(
+                system.launcher,
                 "bench.journal_proc",
                 [
                     *flags(
@@ -36,8 +37,6 @@ def write_journal(
                         events_per_thread=events_per_thread,
                     ),
                 ],
-                system.env(),
-                system.logs,
                 name="journal-writer",
             )
         )

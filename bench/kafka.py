@@ -1,20 +1,22 @@
-"""The bench's own Kafka clients for the embedded broker (plain TCP).
+"""The bench's Kafka helpers for the embedded broker (plain TCP).
 
-They copy the settings that matter from pipeline/kafka/config.py (murmur2 partitioning, an
-idempotent acks=all producer) instead of importing it, so that the bench keeps measuring the
-same thing while the components' client plumbing evolves. Where a partition ends is not
-measured: that comes from the components' own pipeline/kafka/offsets.py.
+`producer_conf` and `consumer_conf` are the raw-broker baselines' own clients
+(bench/raw_proc.py, bench/pg_raw_proc.py): they copy the settings that matter from
+pipeline/kafka/config.py (murmur2 partitioning, an idempotent acks=all producer) instead of
+importing them, so a baseline keeps measuring the same thing while the product's client
+plumbing evolves. Everything else the bench sends or reads goes through the product's
+clients; the group helpers below are built like the components' consumers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.kafka import offsets
+from pipeline.kafka.config import consumer_config
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
 
 PARTITIONER = "murmur2_random"
@@ -52,31 +54,14 @@ def consumer_conf(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, 
     return conf
 
 
-def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    existing = set(admin.list_topics(timeout=10).topics)
-    wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
-    if not wanted:
-        return
-    for name, future in admin.create_topics(wanted, operation_timeout=15).items():
-        try:
-            future.result(timeout=15)
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc.args[0]):
-                raise RuntimeError(f"could not create topic {name}: {exc}") from exc
+def _group_consumer(bootstrap: str, group_id: str) -> Consumer:
+    """A consumer of `group_id` that only reads or commits its offsets (it never joins)."""
+    client_id = f"bench-offsets-{uuid.uuid4().hex[:8]}"
+    return Consumer(consumer_config(KafkaConnection.plaintext(bootstrap), group_id, client_id))
 
 
-def end_offsets(
-    bootstrap: str, topic: str, partitions: int, timeout: float = 15.0
-) -> dict[int, int]:
-    """One past the last record of each partition (the embedded broker listens in plain TCP)."""
-    return offsets.end_offsets(
-        KafkaConnection.plaintext(bootstrap), topic, range(partitions), timeout
-    )
-
-
-def total(ends: dict[int, int]) -> int:
-    return sum(ends.values())
+def _ends(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    return end_offsets(KafkaConnection.plaintext(bootstrap), topic, range(partitions), 15.0)
 
 
 def start_group_at_end(
@@ -84,8 +69,8 @@ def start_group_at_end(
 ) -> dict[int, int]:
     """Commit a new consumer group's offsets at the topic's current end, so the workers of a
     bench run read only that run's commands (not what earlier runs left behind)."""
-    ends = end_offsets(bootstrap, topic, partitions)
-    consumer = Consumer(consumer_conf(bootstrap, group_id))
+    ends = _ends(bootstrap, topic, partitions)
+    consumer = _group_consumer(bootstrap, group_id)
     try:
         consumer.commit(
             offsets=[TopicPartition(topic, p, o) for p, o in sorted(ends.items())],
@@ -99,8 +84,8 @@ def start_group_at_end(
 def group_lag(bootstrap: str, topic: str, group_id: str, partitions: int) -> int:
     """Records of `topic` the group has not committed yet (a partition never committed counts
     from its start)."""
-    ends = end_offsets(bootstrap, topic, partitions)
-    consumer = Consumer(consumer_conf(bootstrap, group_id))
+    ends = _ends(bootstrap, topic, partitions)
+    consumer = _group_consumer(bootstrap, group_id)
     try:
         committed = consumer.committed(
             [TopicPartition(topic, p) for p in range(partitions)], timeout=10

@@ -1,4 +1,6 @@
-"""The command load generator: a process of its own, never the workers'.
+"""The command load generator: a process of its own, never the workers'. It drives the
+shipped client (pipeline/client: CommandClient and the load generator's Mix), so what the
+bench measures is what a user of the client gets.
 
     python -m bench.load backlog  --bootstrap H:P --partitions 4 --threads 1000 --count N --out F
     python -m bench.load openloop --bootstrap H:P --partitions 4 --threads 1000 --rate R
@@ -20,212 +22,160 @@ reply: what the recovery phase times.
 from __future__ import annotations
 
 import argparse
-import threading
+import asyncio
+import random
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Producer
-
 from bench import synthetic
-from bench.kafka import producer_conf
-from bench.mix import Mix, ThreadModel
 from bench.processes import write_result
-from bench.replies import ReplyListener
 from bench.stats import latency_summary
 from bench.visibility import Sample, VisibilityPoller
-from pipeline.client.commands import CommandFactory
-from pipeline.codec import encode_command
+from pipeline.client import CommandClient, CommandFactory, ReplyTimeoutError
+from pipeline.client.loadgen import POST, Mix, Shares, ThreadModel
 from pipeline.domain import Command
+from pipeline.kafka.producer import DeliveryError
 from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
-from pipeline.settings import Topics
+from pipeline.settings import Settings
 
-TOPICS = Topics()
-
-
-def produce(producer: Producer, command: Command) -> int:
-    value = encode_command(command)
-    while True:
-        try:
-            producer.produce(TOPICS.commands, value, key=command.thread_id.encode())
-            return len(value)
-        except BufferError:
-            producer.poll(0.01)
+# Mostly AddMessages, some joins, leaves and removes, all of them valid: the issue's mix.
+SHARES = Shares(
+    join=0.05, leave=0.05, remove=0.05, stranger=0.0, other_remover=0.0, reply=0.2, to=0.2
+)
+ACCOUNTS = 200
+# Commands handed to the client at once while producing a backlog.
+BACKLOG_CHUNK = 5_000
 
 
+def mix(seed: int) -> Mix:
+    return Mix(random.Random(seed), accounts=ACCOUNTS, shares=SHARES)
+
+
+def client(args: argparse.Namespace) -> CommandClient:
+    # The embedded stack's broker (or the recovery phase's own): plain TCP.
+    return CommandClient(Settings(bootstrap_servers=args.bootstrap, partitions=args.partitions))
+
+
+@dataclass
 class Tally:
-    """Replies to the commands this process is waiting for, matched by command id."""
+    """How the commands sent so far were answered."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.waiting: dict[str, float] = {}
-        self.latencies: list[float] = []
-        self.accepted = 0
-        self.rejected: Counter[str] = Counter()
-        self.first_reply: float | None = None
-        self.last_reply: float | None = None
-        self.samples: dict[str, tuple[str, str]] = {}
-        self.poller: VisibilityPoller | None = None
-        # Set whenever nothing is waiting: after the last send, that means all answered.
-        self.done = threading.Event()
+    latencies: list[float] = field(default_factory=list)
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    missing: int = 0
+    first_reply: float | None = None  # time.time()
+    last_reply: float | None = None
 
-    def expect(self, command_id: str, due: float) -> None:
-        with self.lock:
-            self.waiting[command_id] = due
-            self.done.clear()
+    def answered(self, reply: Reply, latency: float) -> None:
+        self.latencies.append(latency)
+        wall = time.time()
+        self.first_reply = self.first_reply or wall
+        self.last_reply = wall
+        if isinstance(reply, CommandRejected):
+            self.rejected[reply.reason.value] += 1
+        else:
+            self.accepted += 1
 
-    def on_reply(self, reply: Reply, arrived: float) -> None:
-        with self.lock:
-            due = self.waiting.pop(reply.command_id, None)
-            if due is None:
-                return
-            self.latencies.append(arrived - due)
-            wall = time.time()
-            self.first_reply = self.first_reply or wall
-            self.last_reply = wall
-            sample = self.samples.pop(reply.command_id, None)
-            if isinstance(reply, CommandRejected):
-                self.rejected[reply.reason.value] += 1
-            else:
-                self.accepted += 1
-            if not self.waiting:
-                self.done.set()
-        if sample is not None and isinstance(reply, CommandAccepted) and self.poller is not None:
-            self.poller.submit(Sample(sample[0], reply.version, sample[1], due))
-
-    def wait_all(self, timeout: float) -> bool:
-        return self.done.wait(timeout)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.latencies.clear()
-            self.accepted = 0
-            self.rejected.clear()
+    async def send(
+        self, commands: CommandClient, command: Command, due: float, timeout: float
+    ) -> Reply | None:
+        """`command`'s reply, its latency taken from `due` (time.perf_counter())."""
+        try:
+            reply = await commands.send(command, timeout)
+        except (ReplyTimeoutError, DeliveryError):
+            self.missing += 1
+            return None
+        self.answered(reply, time.perf_counter() - due)
+        return reply
 
 
-def backlog(args: argparse.Namespace) -> dict[str, Any]:
-    mix = Mix(args.seed)
-    # Throughput over latency: nobody waits for these records one by one.
-    producer = Producer(producer_conf(args.bootstrap, "bench-backlog", **{"linger.ms": 20}))
+async def backlog(args: argparse.Namespace) -> dict[str, Any]:
+    commands = mix(args.seed)
     started = time.perf_counter()
-    size = 0
     models: list[ThreadModel] = []
+    creates: list[Command] = []
     for _ in range(args.threads):
-        command, model = mix.create()
+        command, model = commands.create()
         models.append(model)
-        size += produce(producer, command)
+        creates.append(command)
     kinds: Counter[str] = Counter()
-    for n in range(args.count):
-        command, kind = mix.next(models[mix.rng.randrange(len(models))])
-        kinds[kind] += 1
-        size += produce(producer, command)
-        if n % 5_000 == 0:
-            producer.poll(0)
-    remaining = producer.flush(120)
-    if remaining:
-        raise SystemExit(f"{remaining} commands not acknowledged")
+    async with client(args) as kafka:
+        await kafka.produce(creates)
+        for first in range(0, args.count, BACKLOG_CHUNK):
+            chunk = []
+            for _ in range(min(BACKLOG_CHUNK, args.count - first)):
+                command, kind = commands.next(models[commands.rng.randrange(len(models))])
+                kinds[kind] += 1
+                chunk.append(command)
+            await kafka.produce(chunk)
     seconds = time.perf_counter() - started
     total = args.threads + args.count
     return {
         "commands": total,
         "creates": args.threads,
         "kinds": dict(kinds),
-        "bytes": size,
         "seconds": seconds,
         "produced_per_s": total / seconds,
     }
 
 
-def _create_threads(
-    producer: Producer, mix: Mix, tally: Tally, threads: int, timeout: float
-) -> tuple[list[ThreadModel], float]:
+async def _create_threads(
+    kafka: CommandClient, commands: Mix, threads: int, timeout: float
+) -> tuple[list[ThreadModel], float, Tally]:
     started = time.perf_counter()
-    models = []
-    for _ in range(threads):
-        command, model = mix.create()
-        models.append(model)
-        tally.expect(command.command_id, time.perf_counter())
-        produce(producer, command)
-    producer.flush(30)
-    if not tally.wait_all(timeout):
-        raise SystemExit(f"only {len(tally.latencies)} of {threads} creations answered")
-    return models, time.perf_counter() - started
-
-
-def openloop(args: argparse.Namespace) -> dict[str, Any]:
-    mix = Mix(args.seed)
     tally = Tally()
-    producer = Producer(producer_conf(args.bootstrap, "bench-openloop"))
-    listener = ReplyListener(args.bootstrap, TOPICS.replies, args.partitions, tally.on_reply)
-    listener.start()
-    models, ready_s = _create_threads(producer, mix, tally, args.threads, args.ready_timeout)
-    create_rejections = dict(tally.rejected)
-    tally.reset()
-    count = int(args.rate * args.seconds)
-    # Built before the clock starts: the schedule must not wait for the generator's own CPU.
-    planned: list[tuple[str, bytes, bytes, tuple[str, str] | None]] = []
-    posts = 0
-    for _ in range(count):
-        model = models[mix.rng.randrange(len(models))]
-        command, kind = mix.next(model)
-        sample = None
-        if kind == "post":
-            posts += 1
-            if args.visible_every and posts % args.visible_every == 0:
-                sample = (command.thread_id, model.admin)
-        planned.append(
-            (command.command_id, command.thread_id.encode(), encode_command(command), sample)
+    created = [commands.create() for _ in range(threads)]
+    await asyncio.gather(*(tally.send(kafka, c, started, timeout) for c, _ in created))
+    if tally.missing:
+        raise SystemExit(f"only {len(tally.latencies)} of {threads} creations answered")
+    return [model for _, model in created], time.perf_counter() - started, tally
+
+
+async def openloop(args: argparse.Namespace) -> dict[str, Any]:
+    commands = mix(args.seed)
+    async with client(args) as kafka:
+        models, ready_s, creations = await _create_threads(
+            kafka, commands, args.threads, args.ready_timeout
         )
-    if args.visible_every:
-        tally.poller = VisibilityPoller(args.api_url, interval_s=args.poll_interval)
-        tally.poller.start()
-    interval = 1.0 / args.rate
-    lags: list[float] = []
-    t0 = time.perf_counter() + 0.05
-    i = 0
-    while i < count:
-        now = time.perf_counter()
-        due = t0 + i * interval
-        if due > now:
-            time.sleep(due - now)
-            now = time.perf_counter()
-        while i < count and t0 + i * interval <= now:
-            command_id, key, value, sample = planned[i]
-            due = t0 + i * interval
-            if sample is not None:
-                tally.samples[command_id] = sample
-            tally.expect(command_id, due)
-            while True:
-                try:
-                    producer.produce(TOPICS.commands, value, key=key)
-                    break
-                except BufferError:
-                    producer.poll(0.001)
-            lags.append(time.perf_counter() - due)
-            i += 1
-        producer.poll(0)
-    sent_s = time.perf_counter() - t0
-    producer.flush(30)
-    tally.wait_all(args.grace)
-    listener.close()
-    visible = tally.poller.close() if tally.poller is not None else None
-    with tally.lock:
-        missing = len(tally.waiting)
-        result: dict[str, Any] = {
-            "rate": args.rate,
-            "seconds": args.seconds,
-            "threads": args.threads,
-            "ready_s": ready_s,
-            "create_rejections": create_rejections,
-            "sent": count,
-            "sent_s": sent_s,
-            "offered_per_s": count / sent_s if sent_s else None,
-            "answered": len(tally.latencies),
-            "accepted": tally.accepted,
-            "rejected": dict(tally.rejected),
-            "latency": latency_summary(tally.latencies, missing),
-            "send_lag": latency_summary(lags),
-        }
+        count = int(args.rate * args.seconds)
+        # Built before the clock starts: the schedule must not wait for the mix's own CPU.
+        # With each command the (thread, reader) to follow in the API, for the sampled posts.
+        planned: list[tuple[Command, tuple[str, str] | None]] = []
+        posts = 0
+        for _ in range(count):
+            model = models[commands.rng.randrange(len(models))]
+            command, kind = commands.next(model)
+            sample = None
+            if kind == POST:
+                posts += 1
+                if args.visible_every and posts % args.visible_every == 0:
+                    sample = (command.thread_id, model.admin)
+            planned.append((command, sample))
+        poller = None
+        if args.visible_every:
+            poller = VisibilityPoller(args.api_url, interval_s=args.poll_interval)
+            poller.start()
+        tally, lags, sent_s = await _on_schedule(kafka, planned, args, poller)
+    visible = poller.close() if poller is not None else None
+    result: dict[str, Any] = {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "threads": args.threads,
+        "ready_s": ready_s,
+        "create_rejections": dict(creations.rejected),
+        "sent": count,
+        "sent_s": sent_s,
+        "offered_per_s": count / sent_s if sent_s else None,
+        "answered": len(tally.latencies),
+        "accepted": tally.accepted,
+        "rejected": dict(tally.rejected),
+        "latency": latency_summary(tally.latencies, tally.missing),
+        "send_lag": latency_summary(lags),
+    }
     if visible is not None:
         result["visible"] = {
             **latency_summary(visible.latencies_s, visible.missing),
@@ -237,31 +187,72 @@ def openloop(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def probe(args: argparse.Namespace) -> dict[str, Any]:
+async def _on_schedule(
+    kafka: CommandClient,
+    planned: Sequence[tuple[Command, tuple[str, str] | None]],
+    args: argparse.Namespace,
+    poller: VisibilityPoller | None,
+) -> tuple[Tally, list[float], float]:
+    """Send `planned[i]` at t0 + i/rate; (the answers, each send's lag behind its due time,
+    how long sending took). Answers later than `grace` after the last send are missing."""
     tally = Tally()
-    producer = Producer(producer_conf(args.bootstrap, "bench-probe"))
-    listener = ReplyListener(args.bootstrap, TOPICS.replies, args.partitions, tally.on_reply)
-    listener.start()
+    lags: list[float] = []
+    pending: set[asyncio.Task[None]] = set()
+    # A command may wait for its answer until the grace after the last send.
+    timeout = args.seconds + args.grace
+
+    async def one(command: Command, due: float, sample: tuple[str, str] | None) -> None:
+        lags.append(time.perf_counter() - due)  # the client produces before its first await
+        reply = await tally.send(kafka, command, due, timeout)
+        if sample is not None and poller is not None and isinstance(reply, CommandAccepted):
+            poller.submit(Sample(sample[0], reply.version, sample[1], due))
+
+    interval = 1.0 / args.rate
+    t0 = time.perf_counter() + 0.05
+    i = 0
+    while i < len(planned):
+        now = time.perf_counter()
+        due = t0 + i * interval
+        if due > now:
+            await asyncio.sleep(due - now)
+            now = time.perf_counter()
+        while i < len(planned) and t0 + i * interval <= now:
+            command, sample = planned[i]
+            task = asyncio.create_task(one(command, t0 + i * interval, sample))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            i += 1
+        # Let the tasks just made produce before the next wait.
+        await asyncio.sleep(0)
+    sent_s = time.perf_counter() - t0
+    if pending:
+        _done, late = await asyncio.wait(pending, timeout=args.grace)
+        for task in late:
+            task.cancel()
+        tally.missing += len(late)
+    return tally, lags, sent_s
+
+
+async def probe(args: argparse.Namespace) -> dict[str, Any]:
     factory = CommandFactory()
-    sent_at = time.time()
-    for index in range(args.threads):
-        t = synthetic.thread(args.seed, index)
-        command = factory.post(t.thread_id, t.admin, "are you there?")
-        tally.expect(command.command_id, time.perf_counter())
-        produce(producer, command)
-    producer.flush(30)
-    complete = tally.wait_all(args.ready_timeout)
-    listener.close()
-    with tally.lock:
-        return {
-            "sent_at": sent_at,
-            "complete": complete,
-            "answered": len(tally.latencies),
-            "accepted": tally.accepted,
-            "rejected": dict(tally.rejected),
-            "first_reply_at": tally.first_reply,
-            "last_reply_at": tally.last_reply,
-        }
+    async with client(args) as kafka:
+        tally = Tally()
+        sent_at = time.time()
+        started = time.perf_counter()
+        probes = []
+        for index in range(args.threads):
+            t = synthetic.thread(args.seed, index)
+            probes.append(factory.post(t.thread_id, t.admin, "are you there?"))
+        await asyncio.gather(*(tally.send(kafka, p, started, args.ready_timeout) for p in probes))
+    return {
+        "sent_at": sent_at,
+        "complete": tally.missing == 0,
+        "answered": len(tally.latencies),
+        "accepted": tally.accepted,
+        "rejected": dict(tally.rejected),
+        "first_reply_at": tally.first_reply,
+        "last_reply_at": tally.last_reply,
+    }
 
 
 def main() -> None:
@@ -282,7 +273,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     modes = {"backlog": backlog, "openloop": openloop, "probe": probe}
-    write_result(args.out, modes[args.mode](args))
+    write_result(args.out, asyncio.run(modes[args.mode](args)))
 
 
 if __name__ == "__main__":

@@ -3,24 +3,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import stat
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.auth import api_auth_env
-from bench.config import BenchConfig
-from bench.processes import Process, component
+from bench.config import ROOT, BenchConfig
+from pipeline.kafka.offsets import end_offsets
 from pipeline.settings import Settings
-from pipeline.stack import Endpoints, down, read_state, up
+from pipeline.stack import Endpoints, down, up
 from pipeline.stack.ports import free_port
-from pipeline.stack.process import is_alive
+from pipeline.system import Component, Launcher
+
+API_READY_TIMEOUT_S = 60.0
 
 
 def _let_postgres_in(path: Path) -> None:
@@ -41,9 +39,9 @@ class System:
     config: BenchConfig
     root: Path
     endpoints: Endpoints
-    workers: list[Process] = field(default_factory=list)
-    projector: Process | None = None
-    api: Process | None = None
+    workers: list[Component] = field(default_factory=list)
+    projector: Component | None = None
+    api: Component | None = None
     api_url: str = ""
     _run: int = 0
 
@@ -72,6 +70,16 @@ class System:
         env.update(extra)
         return env
 
+    @property
+    def launcher(self) -> Launcher:
+        """The components and the bench's own processes, on this run's stack."""
+        return Launcher(self.env(), self.logs, cwd=ROOT)
+
+    def records(self, topic: str) -> int:
+        """How many records `topic` holds: the sum of its partitions' end offsets."""
+        ends = end_offsets(self.settings.kafka, topic, range(self.config.partitions))
+        return sum(ends.values())
+
     def next_id(self) -> int:
         self._run += 1
         return self._run
@@ -86,7 +94,7 @@ class System:
         *,
         fresh: bool = False,
         extra_env: dict[str, str] | None = None,
-    ) -> list[Process]:
+    ) -> list[Component]:
         """`count` workers of one group. Slot i keeps its RocksDB directory across runs unless
         `fresh`, so a run only folds the journal written since the slot's last run."""
         started = []
@@ -94,17 +102,12 @@ class System:
             data_dir = (
                 self.root / "workers" / (f"fresh-{self.next_id()}" if fresh else f"slot-{slot}")
             )
-            worker = component(
+            worker = self.launcher.worker(
                 f"worker-{runtime}-{slot}-{self.next_id()}",
-                ["worker"],
-                self.env(
-                    THREADWEAVER_WORKER_DATA_DIR=str(data_dir),
-                    THREADWEAVER_WORKER_METRICS_PORT=str(free_port()),
-                    THREADWEAVER_WORKER_RUNTIME=runtime,
-                    THREADWEAVER_WORKER_GROUP_ID=group_id,
-                    **(extra_env or {}),
-                ),
-                self.logs,
+                data_dir=data_dir,
+                runtime=runtime,
+                metrics_port=free_port(),
+                env={"THREADWEAVER_WORKER_GROUP_ID": group_id, **(extra_env or {})},
             )
             started.append(worker.start())
         self.workers.extend(started)
@@ -117,14 +120,9 @@ class System:
 
     # --- projector and API -----------------------------------------------------------------
 
-    def start_projector(self) -> Process:
+    def start_projector(self) -> Component:
         if self.projector is None or not self.projector.alive():
-            self.projector = component(
-                "projector",
-                ["projector"],
-                self.env(THREADWEAVER_PROJECTOR_METRICS_PORT=str(free_port())),
-                self.logs,
-            ).start()
+            self.projector = self.launcher.projector(metrics_port=free_port()).start()
         return self.projector
 
     def stop_projector(self) -> None:
@@ -136,44 +134,22 @@ class System:
         if self.api is not None and self.api.alive():
             return self.api_url
         port = free_port()
-        self.api = component(
-            "api",
-            ["api", "--port", str(port), "--workers", str(self.config.api_workers)],
-            self.env(**api_auth_env()),
-            self.logs,
+        self.api = self.launcher.api(
+            port=port, workers=self.config.api_workers, env=api_auth_env()
         ).start()
         self.api_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/readyz", timeout=2) as answer:
-                    if answer.status == 200:
-                        return self.api_url
-            except OSError:
-                pass
-            if not self.api.alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not become ready:\n{self.api.tail()}")
-            time.sleep(0.2)
+        self.api.wait_ready(API_READY_TIMEOUT_S)
+        return self.api_url
 
     def stop_api(self) -> None:
         if self.api is not None:
             self.api.stop()
             self.api = None
 
-    def _kill_moto(self) -> None:
-        """moto saves a snapshot of every item when asked to stop (minutes after the mirror
-        phase); the bench's data is thrown away anyway, so it is killed instead."""
-        state = read_state(self.root / "stack")
-        for record in state.processes if state is not None else ():
-            if record.name == "moto" and is_alive(record):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(record.pid, signal.SIGKILL)
-
     def stop(self) -> None:
         self.stop_workers()
         self.stop_projector()
         self.stop_api()
-        self._kill_moto()
         down(self.root / "stack")
         if not self.config.keep_data:
             shutil.rmtree(self.root, ignore_errors=True)

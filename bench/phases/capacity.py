@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.context import Context
-from bench.kafka import end_offsets, start_group_at_end, total
-from bench.processes import Process, finish_child, flags, start_child
+from bench.kafka import start_group_at_end
+from bench.processes import finish_child, flags, start_child
 from bench.scrape import scrape
 from bench.stats import window_rate
+from pipeline.system import Component
 
 COMMANDS = "threadweaver_worker_commands_total"
 SAMPLE_S = 1.0
@@ -62,7 +63,7 @@ class CapacityRun:
         }
 
 
-def worker_counts(worker: Process) -> tuple[float, float]:
+def worker_counts(worker: Component) -> tuple[float, float]:
     """(commands handled, commands accepted) so far; zeros until the endpoint answers."""
     try:
         samples = scrape(int(worker.env["THREADWEAVER_WORKER_METRICS_PORT"]))
@@ -81,6 +82,7 @@ def produce_backlog(ctx: Context, group: str, count: int) -> dict[str, Any]:
     halves = [count // 2, count - count // 2]
     children = [
         start_child(
+            system.launcher,
             "bench.load",
             [
                 "backlog",
@@ -92,8 +94,6 @@ def produce_backlog(ctx: Context, group: str, count: int) -> dict[str, Any]:
                     seed=ctx.next_seed(),
                 ),
             ],
-            system.env(),
-            system.logs,
             name="backlog",
         )
         for half in halves
@@ -103,7 +103,6 @@ def produce_backlog(ctx: Context, group: str, count: int) -> dict[str, Any]:
     return {
         "commands": commands,
         "creates": sum(r["creates"] for r in results),
-        "bytes": sum(r["bytes"] for r in results),
         "kinds": {k: sum(r["kinds"].get(k, 0) for r in results) for k in results[0]["kinds"]},
         "produce_seconds": max(r["seconds"] for r in results),
         "produced_per_s": commands / max(r["seconds"] for r in results),
@@ -127,7 +126,7 @@ def run_capacity(
     window_start = math.inf
     journal_start: tuple[float, int] | None = None
     journal_end: tuple[float, int] | None = None
-    profiler: Process | None = None
+    profiler: Component | None = None
     try:
         while True:
             time.sleep(SAMPLE_S)
@@ -141,13 +140,12 @@ def run_capacity(
             run.series.append((now, handled, accepted))
             dead = [w.name for w in started if not w.alive()]
             if dead:
-                raise RuntimeError(f"workers died: {dead}\n{started[0].tail()}")
+                raise RuntimeError(f"workers died: {dead}\n{started[0].log_tail()}")
             if len(first) == len(started) and math.isinf(window_start):
                 window_start = max(first.values()) + config.warmup_seconds
                 run.first_answer_s = max(first.values())
             if journal_start is None and now >= window_start:
-                ends = end_offsets(system.bootstrap, events_topic, config.partitions)
-                journal_start = (now, total(ends))
+                journal_start = (now, system.records(events_topic))
                 if profile:
                     profiler = start_profile(ctx, started[0], f"{runtime}-{workers}w")
             if handled >= DRY * run.expected:
@@ -158,10 +156,7 @@ def run_capacity(
             if now > config.capacity_seconds + 300 and math.isinf(window_start):
                 raise RuntimeError("the workers never all answered")
         if journal_start is not None:
-            journal_end = (
-                time.monotonic() - t0,
-                total(end_offsets(system.bootstrap, events_topic, config.partitions)),
-            )
+            journal_end = (time.monotonic() - t0, system.records(events_topic))
         if profiler is not None:
             ctx.report.details.setdefault("profiles", []).append(finish_child(profiler, 300))
     finally:
@@ -180,9 +175,10 @@ def run_capacity(
     return run
 
 
-def start_profile(ctx: Context, worker: Process, label: str) -> Process:
+def start_profile(ctx: Context, worker: Component, label: str) -> Component:
     seconds = min(30.0, ctx.config.capacity_seconds)
     return start_child(
+        ctx.system.launcher,
         "bench.profile",
         [
             *flags(
@@ -192,7 +188,5 @@ def start_profile(ctx: Context, worker: Process, label: str) -> Process:
                 results_dir=ctx.config.results_dir,
             ),
         ],
-        ctx.system.env(),
-        ctx.system.logs,
         name=f"profile-{label}",
     )

@@ -38,9 +38,7 @@ def openloop(
     ]
     if visible_every:
         args += ["--visible-every", str(visible_every), "--api-url", api_url]
-    return run_child(
-        "bench.load", args, system.env(), system.logs, name=f"openloop-{rate:.0f}", timeout=1800
-    )
+    return run_child(system.launcher, "bench.load", args, name=f"openloop-{rate:.0f}", timeout=1800)
 
 
 def start_latency_workers(ctx: Context, runtime: str, workers: int) -> None:

@@ -10,8 +10,7 @@ import time
 from typing import Any
 
 from bench.context import Context
-from bench.kafka import end_offsets, total
-from bench.processes import component, finish_child, flags, start_child
+from bench.processes import finish_child, flags, start_child
 from bench.report import Figure, Limit
 from bench.scrape import total as metric_total
 from bench.stats import window_rate
@@ -26,6 +25,7 @@ def _raw_batch_write(ctx: Context, seconds: float) -> dict[str, Any]:
     system = ctx.system
     children = [
         start_child(
+            system.launcher,
             "bench.dynamo_raw_proc",
             [
                 *flags(
@@ -37,8 +37,6 @@ def _raw_batch_write(ctx: Context, seconds: float) -> dict[str, Any]:
                     seed=str(ctx.next_seed() * 100 + n),
                 ),
             ],
-            system.env(),
-            system.logs,
             name="dynamo-raw",
         )
         for n in range(RAW_PROCESSES)
@@ -53,11 +51,9 @@ def _raw_batch_write(ctx: Context, seconds: float) -> dict[str, Any]:
 
 def run(ctx: Context) -> None:
     system, config = ctx.system, ctx.config
-    journal = total(end_offsets(system.bootstrap, system.settings.topics.events, config.partitions))
+    journal = system.records(system.settings.topics.events)
     port = free_port()
-    mirror = component(
-        "mirror", ["mirror"], system.env(THREADWEAVER_MIRROR_METRICS_PORT=str(port)), system.logs
-    ).start()
+    mirror = system.launcher.mirror(metrics_port=port).start()
     series: list[tuple[float, float]] = []
     t0 = time.monotonic()
     first: float | None = None
@@ -68,7 +64,7 @@ def run(ctx: Context) -> None:
             written = metric_total(port, ITEMS) or 0.0
             series.append((now, written))
             if not mirror.alive():
-                raise RuntimeError(f"the mirror died:\n{mirror.tail()}")
+                raise RuntimeError(f"the mirror died:\n{mirror.log_tail()}")
             if written > 0 and first is None:
                 first = now
             if written >= 0.98 * journal:
@@ -76,7 +72,7 @@ def run(ctx: Context) -> None:
             if first is not None and now >= first + config.warmup_seconds + config.mirror_seconds:
                 break
             if first is None and now > 300:
-                raise RuntimeError(f"the mirror wrote nothing in 300 s:\n{mirror.tail()}")
+                raise RuntimeError(f"the mirror wrote nothing in 300 s:\n{mirror.log_tail()}")
     finally:
         mirror.stop()
     assert first is not None

@@ -11,8 +11,7 @@ from typing import Any
 from bench import targets
 from bench.context import Context
 from bench.journal_topup import write_journal
-from bench.kafka import end_offsets, total
-from bench.processes import component, flags, run_child
+from bench.processes import flags, run_child
 from bench.report import Figure, Limit
 
 PHASE = "4 projector"
@@ -31,7 +30,7 @@ def _rebuild_summary(log: str) -> dict[str, Any]:
 def run(ctx: Context) -> None:
     system, config = ctx.system, ctx.config
     topic = system.settings.topics.events
-    before = total(end_offsets(system.bootstrap, topic, config.partitions))
+    before = system.records(topic)
     topup: dict[str, Any] | None = None
     if before < config.projector_events:
         threads = -(-(config.projector_events - before) // TOPUP_EVENTS_PER_THREAD)
@@ -43,20 +42,19 @@ def run(ctx: Context) -> None:
             threads=threads,
             events_per_thread=TOPUP_EVENTS_PER_THREAD,
         )
-    journal = total(end_offsets(system.bootstrap, topic, config.partitions))
+    journal = system.records(topic)
     system.stop_projector()  # a rebuild refuses to run beside a projector
-    rebuild = component(
-        "projector-rebuild", ["projector", "rebuild", "--yes", "--quiet"], system.env(), system.logs
-    )
+    rebuild = system.launcher.projector("projector-rebuild", args=["rebuild", "--yes", "--quiet"])
     started = time.perf_counter()
     code = rebuild.start().wait(3600)
     seconds = time.perf_counter() - started
     if code != 0:
-        raise RuntimeError(f"projector rebuild exited with {code}:\n{rebuild.tail()}")
-    summary = _rebuild_summary(rebuild.log_path.read_text(errors="replace"))
+        raise RuntimeError(f"projector rebuild exited with {code}:\n{rebuild.log_tail()}")
+    summary = _rebuild_summary(rebuild.run_log().decode(errors="replace"))
     records = int(summary["records"])
     rate = records / seconds
     raw = run_child(
+        system.launcher,
         "bench.pg_raw_proc",
         [
             *flags(
@@ -66,8 +64,6 @@ def run(ctx: Context) -> None:
                 events=str(min(records, config.projector_events)),
             ),
         ],
-        system.env(),
-        system.logs,
         timeout=1800,
     )
     ctx.report.details["projector"] = {

@@ -71,20 +71,18 @@ def run(ctx: Context) -> None:
         )
         common = ["--connections", str(CONNECTIONS), "--seconds", str(config.api_seconds)]
         api = run_child(
+            system.launcher,
             "bench.api_load_proc",
             ["--url", api_url, "--targets", str(http_targets), *common],
-            system.env(),
-            system.logs,
             name=f"api-load-{query}",
         )
         raw = run_child(
+            system.launcher,
             "bench.sql_load_proc",
             [
                 *flags(dsn=system.endpoints.pg_dsn, query=query, targets=sql_targets),
                 *common,
             ],
-            system.env(),
-            system.logs,
             name=f"sql-load-{query}",
         )
         details[query] = {"api": api, "sql": raw}

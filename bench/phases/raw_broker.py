@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.context import Context
-from bench.kafka import create_topics
-from bench.mix import Mix
+from bench.load import mix as bench_mix
 from bench.processes import finish_child, start_child
 from bench.report import Figure
 from pipeline.codec import encode_command, encode_event, encode_reply
 from pipeline.domain import Accepted, DecisionContext, Thread, decide, replay
 from pipeline.kafka.replies import CommandAccepted
+from pipeline.stack.topics import TopicSpec, ensure_topics
 
 PHASE = "1 raw broker"
 
@@ -25,7 +25,7 @@ PHASE = "1 raw broker"
 def typical_sizes(samples: int = 2_000) -> tuple[int, int, int]:
     """Mean encoded size of the mix's commands after the creations, of their events and of
     their replies."""
-    mix = Mix(seed=1)
+    mix = bench_mix(seed=1)
     models, states = [], {}
     context = DecisionContext(now=datetime.now(tz=UTC), command_offset=0)
     for _ in range(20):
@@ -68,20 +68,18 @@ def run(ctx: Context) -> None:
     details: dict[str, Any] = {"reply_bytes": reply_bytes}
     for kind, size in (("command", ctx.command_bytes), ("event", ctx.event_bytes)):
         topic = f"bench.raw-{kind}s"
-        create_topics(system.bootstrap, [topic], config.partitions)
+        ensure_topics(system.settings.kafka, [TopicSpec(topic)], config.partitions)
         common = ["--bootstrap", system.bootstrap, "--topic", topic, "--count", str(count)]
         consumer = start_child(
+            system.launcher,
             "bench.raw_proc",
             ["consume", *common, "--partitions", str(config.partitions)],
-            system.env(),
-            system.logs,
             name=f"raw-consume-{kind}",
         )
         producer = start_child(
+            system.launcher,
             "bench.raw_proc",
             ["produce", *common, "--size", str(size)],
-            system.env(),
-            system.logs,
             name=f"raw-produce-{kind}",
         )
         produced = finish_child(producer, timeout=900)

@@ -23,15 +23,16 @@ from typing import Any
 
 from bench.context import Context
 from bench.journal_topup import write_journal
-from bench.kafka import create_topics
-from bench.processes import component, finish_child, flags, run_child, start_child
+from bench.processes import finish_child, flags, run_child, start_child
 from bench.report import Figure, Limit
 from bench.scrape import total as metric_total
-from pipeline.settings import Topics
+from pipeline.kafka.security import KafkaConnection
+from pipeline.settings import PREFIX, Topics
 from pipeline.stack import broker
 from pipeline.stack.layout import Layout
 from pipeline.stack.ports import free_port, pick_ports
 from pipeline.stack.process import spawn, stop
+from pipeline.stack.topics import ensure_topics, topic_specs
 
 PHASE = "6 recovery"
 CATCH_UP = "threadweaver_worker_catch_up_events_total"
@@ -49,17 +50,9 @@ def second_broker(ctx: Context) -> Iterator[str]:
     try:
         bootstrap = config.bootstrap
         broker.wait_ready(bootstrap, 60, record)
-        topics = Topics()
-        create_topics(
-            bootstrap,
-            [
-                topics.commands,
-                topics.events,
-                topics.replies,
-                topics.commands_dlq,
-                topics.events_conflicts,
-            ],
-            ctx.config.partitions,
+        # The product's topics, as `stack up` provisions them.
+        ensure_topics(
+            KafkaConnection.plaintext(bootstrap), topic_specs(Topics()), ctx.config.partitions
         )
         yield bootstrap
     finally:
@@ -69,21 +62,20 @@ def second_broker(ctx: Context) -> Iterator[str]:
 def recover(ctx: Context, bootstrap: str, runtime: str, seed: int) -> dict[str, Any]:
     system, config = ctx.system, ctx.config
     port = free_port()
-    worker = component(
+    worker = system.launcher.worker(
         f"recovery-worker-{runtime}",
-        ["worker"],
-        system.env(
-            THREADWEAVER_BOOTSTRAP_SERVERS=bootstrap,
-            THREADWEAVER_WORKER_DATA_DIR=str(system.root / f"recovery-worker-{runtime}"),
-            THREADWEAVER_WORKER_METRICS_PORT=str(port),
-            THREADWEAVER_WORKER_RUNTIME=runtime,
-            THREADWEAVER_WORKER_GROUP_ID=f"bench-recovery-{runtime}-{uuid.uuid4().hex[:8]}",
-        ),
-        system.logs,
+        data_dir=system.root / f"recovery-worker-{runtime}",
+        runtime=runtime,
+        metrics_port=port,
+        env={
+            f"{PREFIX}BOOTSTRAP_SERVERS": bootstrap,
+            f"{PREFIX}WORKER_GROUP_ID": f"bench-recovery-{runtime}-{uuid.uuid4().hex[:8]}",
+        },
     )
     try:
         worker.start()
         probe = start_child(
+            system.launcher,
             "bench.load",
             [
                 "probe",
@@ -95,14 +87,12 @@ def recover(ctx: Context, bootstrap: str, runtime: str, seed: int) -> dict[str, 
                     ready_timeout=PROBE_TIMEOUT_S,
                 ),
             ],
-            system.env(),
-            system.logs,
             name=f"probe-{runtime}",
         )
         while probe.alive():
             if not worker.alive():
                 probe.stop()
-                raise RuntimeError(f"the recovering worker exited:\n{worker.tail()}")
+                raise RuntimeError(f"the recovering worker exited:\n{worker.log_tail()}")
             time.sleep(1.0)
         result = finish_child(probe, timeout=60)
         folded = metric_total(port, CATCH_UP)
@@ -135,6 +125,7 @@ def run(ctx: Context) -> None:
             events_per_thread=per_thread,
         )
         raw = run_child(
+            system.launcher,
             "bench.raw_proc",
             [
                 "consume",
@@ -145,8 +136,6 @@ def run(ctx: Context) -> None:
                     count=journal["events"],
                 ),
             ],
-            system.env(),
-            system.logs,
             name="recovery-raw-read",
         )
         raw_rate = raw["count"] / (raw["finished_at"] - raw["first_at"])

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from pipeline.codec import CodecError, decode_reply, encode_command
 from pipeline.domain import Command
 from pipeline.kafka.offsets import end_offsets
-from pipeline.kafka.producer import AsyncProducer
+from pipeline.kafka.producer import AsyncProducer, OutgoingRecord
 from pipeline.kafka.replies import REPLY_PARTITION_HEADER, Reply
 from pipeline.kafka.scanner import PartitionTail
 from pipeline.settings import Settings
@@ -103,18 +103,28 @@ class CommandClient:
         if future is not None and not future.done():
             future.set_result(reply)
 
-    async def send(self, command: Command, timeout: float = 10.0) -> Reply:
-        """Produce `command` and return its reply; raise ReplyTimeoutError after `timeout`."""
+    def _record(self, command: Command) -> OutgoingRecord:
+        return OutgoingRecord(
+            self._settings.topics.commands,
+            encode_command(command),
+            key=command.thread_id.encode(),
+            headers=[(REPLY_PARTITION_HEADER, str(self._reply_partition).encode())],
+        )
+
+    def _started(self) -> AsyncProducer:
         if self._producer is None:
             raise RuntimeError("CommandClient.start() was not called")
+        return self._producer
+
+    async def send(self, command: Command, timeout: float = 10.0) -> Reply:
+        """Produce `command` and return its reply; raise ReplyTimeoutError after `timeout`."""
+        producer = self._started()
         loop = asyncio.get_running_loop()
         future = self._waiters.setdefault(command.command_id, loop.create_future())
         try:
-            delivery = self._producer.send(
-                self._settings.topics.commands,
-                encode_command(command),
-                key=command.thread_id.encode(),
-                headers=[(REPLY_PARTITION_HEADER, str(self._reply_partition).encode())],
+            record = self._record(command)
+            delivery = producer.send(
+                record.topic, record.value, key=record.key, headers=record.headers
             )
             async with asyncio.timeout(timeout):
                 await delivery
@@ -123,6 +133,11 @@ class CommandClient:
             raise ReplyTimeoutError(command.command_id, timeout) from exc
         finally:
             self._waiters.pop(command.command_id, None)
+
+    async def produce(self, commands: Sequence[Command]) -> None:
+        """Produce `commands` in order without waiting for their replies (a backlog for
+        workers that are not running yet); returns once the broker has them all."""
+        await self._started().send_all([self._record(command) for command in commands])
 
 
 class SyncCommandClient:

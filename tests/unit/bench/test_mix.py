@@ -1,6 +1,7 @@
-"""The load generator's command mix must be what the issue asks for: valid commands (the
-generator's model of each thread matches the domain's), mostly AddMessages, with joins,
-leaves and removes, and many commands of a thread in flight without waiting for replies."""
+"""The bench's command mix (the load generator's Mix with the bench's shares) must be what
+the issue asks for: valid commands (the generator's model of each thread matches the
+domain's), mostly AddMessages, with joins, leaves and removes, and many commands of a thread
+in flight without waiting for replies."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.mix import Mix
+from bench.load import mix as bench_mix
 from pipeline.domain import Accepted, DecisionContext, Thread, decide, replay
 
 pytestmark = pytest.mark.unit
 
 
 def test_commands_produced_without_waiting_are_all_accepted_in_partition_order() -> None:
-    mix = Mix(seed=3)
+    mix = bench_mix(seed=3)
     context = DecisionContext(now=datetime(2026, 1, 1, tzinfo=UTC), command_offset=0)
     states: dict[str, Thread | None] = {}
     models = []
