@@ -39,8 +39,6 @@ class MirrorSettings:
     heartbeat_interval_s: float
     group_instance_id: str | None
     log_level: str
-    # Test-only fault injection (pipeline/mirror/faults.py); never set in deployments.
-    faults: str | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MirrorSettings:
@@ -80,5 +78,4 @@ class MirrorSettings:
             heartbeat_interval_s=float(env.get(f"{PREFIX}KAFKA_HEARTBEAT_INTERVAL_S", "1")),
             group_instance_id=get("GROUP_INSTANCE_ID", "") or None,
             log_level=get("LOG_LEVEL", "INFO").upper(),
-            faults=get("FAULTS", "") or None,
         )

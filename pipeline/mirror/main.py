@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
@@ -26,22 +26,22 @@ from pipeline.mirror.aws import dynamodb_client
 from pipeline.mirror.batch import BatchMirror
 from pipeline.mirror.config import GROUP_ID, MirrorSettings
 from pipeline.mirror.deadletters import DeadLetterProducer
-from pipeline.mirror.faults import FaultInjector, parse_faults
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
 
 log = logging.getLogger("threadweaver.mirror")
 
 
 def build(
-    settings: MirrorSettings,
+    settings: MirrorSettings, prepare_client: Callable[[Any], None] | None = None
 ) -> tuple[BatchLoop, DynamoWriter, DeadLetterProducer]:
+    """The mirror's loop and what it writes through. `prepare_client` sees the DynamoDB
+    client before anything uses it (the tests' fault injection, tests/support)."""
     base = settings.base
     client = dynamodb_client(
         base, pool=settings.concurrency + 2, timeout_s=settings.request_timeout_s
     )
-    if settings.faults:
-        log.warning("TEST FAULT INJECTION ENABLED: %s", settings.faults)
-        FaultInjector(parse_faults(settings.faults)).install(client)
+    if prepare_client is not None:
+        prepare_client(client)
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_cap_s)
     writer = DynamoWriter(client, base.dynamodb_table, policy, settings.concurrency)
     dead_letters = DeadLetterProducer(
@@ -105,7 +105,7 @@ def _stopper(loop: BatchLoop, signum: int) -> Callable[[], None]:
     return stop
 
 
-def main() -> NoReturn:
+def main(prepare_client: Callable[[Any], None] | None = None) -> NoReturn:
     settings = MirrorSettings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # DEBUG for our loggers only: botocore's would log every request.
@@ -124,7 +124,7 @@ def main() -> NoReturn:
         settings.batch_max,
         settings.concurrency,
     )
-    loop, writer, dead_letters = build(settings)
+    loop, writer, dead_letters = build(settings, prepare_client)
     asyncio.run(_serve(loop))
     loop.close()
     dead_letters.close()

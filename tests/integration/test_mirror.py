@@ -7,6 +7,7 @@ import json
 import random
 import re
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from pipeline.mirror.config import GROUP_ID
 from pipeline.mirror.history import query_items
 from pipeline.settings import Settings
 from pipeline.stack.ports import free_port
+from tests.support.faulty_mirror import FAULTS_VARIABLE
 from tests.support.journal import JournalProducer, SyntheticJournal, conflicting
 from tests.support.kafka import Record, read_topic
 from tests.support.processes import THREADWEAVER, Component, component_env, launcher
@@ -35,7 +37,12 @@ METRICS_OFF = {"THREADWEAVER_MIRROR_METRICS_PORT": "0"}
 
 
 def mirror(settings: Settings, log_dir: Path, name: str = "mirror", **env: str) -> Component:
-    return launcher(settings, log_dir).mirror(name, env={**METRICS_OFF, **env})
+    components = launcher(settings, log_dir)
+    if FAULTS_VARIABLE in env:
+        # The shipped mirror has no fault setting: the tests' entry point installs them.
+        argv = [sys.executable, "-m", "tests.support.faulty_mirror"]
+        return components.process(name, argv, env={**METRICS_OFF, **env})
+    return components.mirror(name, env={**METRICS_OFF, **env})
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import pytest
 
 from pipeline.codec import encode_event
 from pipeline.mirror.config import MirrorSettings, WriteMethod
-from pipeline.mirror.faults import FaultSpec, parse_faults
 from pipeline.mirror.history import entry_json, history
 from pipeline.mirror.items import to_item
 from tests.support.builders import THREAD, ulid
+from tests.support.mirror_faults import FaultSpec, parse_faults
 from tests.unit.mirror.support import FakeDynamoDB, event
 
 pytestmark = pytest.mark.unit
@@ -36,7 +36,6 @@ def test_settings_defaults_and_overrides() -> None:
     defaults = MirrorSettings.from_env({})
     assert defaults.metrics_port == 9465
     assert defaults.write_method is WriteMethod.BATCH
-    assert defaults.faults is None
     assert defaults.base.dynamodb_table == "threadweaver-journal"
     custom = MirrorSettings.from_env(
         {

@@ -1,4 +1,5 @@
-"""Test-only fault injection into a DynamoDB client (THREADWEAVER_MIRROR_FAULTS).
+"""Fault injection into the mirror's DynamoDB client, for tests only (THREADWEAVER_MIRROR_FAULTS,
+read by tests/support/faulty_mirror.py; the product has no such setting).
 
 moto has no throttling, so tests make the client itself answer some calls with the errors
 real DynamoDB gives, without sending them. Comma-separated `name=value` entries:
@@ -11,7 +12,6 @@ real DynamoDB gives, without sending them. Comma-separated `name=value` entries:
                    ValidationException (a poison item)
     delay=S        every call waits S seconds first
 
-Never set in deployments; `main()` logs loudly when it is.
 """
 
 from __future__ import annotations
