@@ -91,14 +91,7 @@ class CommandClient:
         assert self._tail is not None
         assert self._loop is not None
         while not self._stop.is_set():
-            # librdkafka's consume(n, timeout) returns once n records came or the timeout
-            # passed, not with the first record: waiting for one and then taking what has
-            # already arrived answers a caller as soon as its reply is read, not up to
-            # 100 ms later (measured: consume(500, 0.1) holds a lone record for 100 ms).
-            records = self._tail.poll(0.1, max_records=1)
-            if records:
-                records += self._tail.poll(0.0, max_records=499)
-            for record in records:
+            for record in self._tail.poll(0.1):
                 try:
                     reply = decode_reply(record.value)
                 except CodecError:

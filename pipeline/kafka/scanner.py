@@ -168,10 +168,17 @@ class PartitionTail:
         self._consumer.assign([TopicPartition(topic, partition, start)])
 
     def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
-        """What arrived, waiting up to `timeout_s` for the first record. A consumer error is
-        logged and skipped: librdkafka recovers from it by itself (a broker restart, say)."""
+        """What arrived, waiting up to `timeout_s` for the first record only. A consumer
+        error is logged and skipped: librdkafka recovers from it by itself (a broker
+        restart, say)."""
+        # consume(n, timeout) returns once n records came or the timeout passed, not with the
+        # first record (a lone record was held for the whole timeout): wait for one, then
+        # take what has already arrived.
+        messages = self._consumer.consume(1, timeout_s)
+        if messages and max_records > 1:
+            messages += self._consumer.consume(max_records - 1, 0)
         records: list[Record] = []
-        for message in self._consumer.consume(max_records, timeout_s):
+        for message in messages:
             if message.error() is not None:
                 log.warning("consumer error: %s", message.error())
                 continue
