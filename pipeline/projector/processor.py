@@ -91,6 +91,8 @@ class BatchProcessor:
         for plan in plans:
             dead.extend(self._alarms(plan))
             report.outcomes.update(v.outcome.value for v in plan.verdicts)
+        if log.isEnabledFor(logging.DEBUG):
+            _log_verdicts(plans)
 
         if dead:
             # Awaited before returning: the offsets of these records are committed next.
@@ -147,3 +149,25 @@ class BatchProcessor:
                 )
             letters.append(DeadLetter(verdict.item.record, "CONFLICT", verdict.detail, extra))
         return letters
+
+
+def _log_verdicts(plans: Sequence[ThreadPlan]) -> None:
+    """One line per event at DEBUG, with the command that caused it: a grep of a command id
+    follows it from the API through the worker to here."""
+    for plan in plans:
+        for verdict in plan.verdicts:
+            event = verdict.event
+            log.debug(
+                "event %s seq_nr %d: %s",
+                type(event).__name__,
+                event.seq_nr,
+                verdict.outcome.value,
+                extra={
+                    "command_id": event.command_id,
+                    "thread_id": event.thread_id,
+                    "event_id": event.event_id,
+                    "seq_nr": event.seq_nr,
+                    "partition": verdict.item.record.partition,
+                    "offset": verdict.item.record.offset,
+                },
+            )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from pipeline.codec import CodecError, decode_command, encode_event, encode_reply
 from pipeline.domain import Accepted, Command, Event, Rejected, RejectionReason, Thread, replay
@@ -24,6 +25,8 @@ from pipeline.worker import metrics
 from pipeline.worker.handling import AlreadyDecided, Decided, context_for, handle, misrouted
 from pipeline.worker.handling import reply_for as _reply_for
 from pipeline.worker.states import ThreadStates
+
+log = logging.getLogger(__name__)
 
 
 class Producer(Protocol):
@@ -104,6 +107,20 @@ class BatchExecutor:
         started = time.perf_counter()
         outcome = handle(state, command, context_for(record.timestamp_ms, record.offset))
         metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
+        if log.isEnabledFor(logging.DEBUG):
+            # One line per command at DEBUG: a grep of its id follows it API -> worker ->
+            # projector; at INFO the hot path pays nothing for it.
+            log.debug(
+                "command %s: %s",
+                command.name,
+                _outcome_text(outcome),
+                extra={
+                    "command_id": command.command_id,
+                    "thread_id": command.thread_id,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
         match outcome:
             case AlreadyDecided():
                 metrics.commands(command.name, "already_decided", "").inc()
@@ -206,3 +223,21 @@ class BatchExecutor:
                 for partition, delivered in zip(appends, acknowledged, strict=True)
             }
         )
+
+
+def _outcome_text(outcome: AlreadyDecided | Decided) -> str:
+    match outcome:
+        case AlreadyDecided():
+            return "already decided (its reply was sent before)"
+        case Decided(decision=decision):
+            match decision:
+                case Accepted(duplicate=True):
+                    return "accepted before (duplicate)"
+                case Accepted(version=version):
+                    return f"accepted at version {version}"
+                case Rejected(reason=reason):
+                    return f"rejected ({reason.value})"
+                case _:
+                    assert_never(decision)
+        case _:
+            assert_never(outcome)

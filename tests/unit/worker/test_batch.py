@@ -614,3 +614,27 @@ async def test_standbys_fold_the_partitions_not_owned_here(broker: Broker) -> No
     assert standby.journal.reads == [(1, 0, 1), (0, 0, 1), (2, 0, 0), (3, 0, 0)]
     assert standby.store.versions() == {(0, "T0"): 1, (1, "T1"): 1}
     assert standby.store.markers == {0: 1, 1: 1, 2: 0, 3: 0}
+
+
+async def test_at_debug_each_command_is_logged_with_its_ids(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = Worker(broker)
+    with caplog.at_level("DEBUG", logger="pipeline.worker.batch"):
+        await worker.executor.process(
+            [
+                record(create(T0, cid(1)), 0, 0),
+                record(destroy(T0, cid(2), sender=BOB), 0, 1),
+                record(create(T0, cid(1)), 0, 2),
+            ]
+        )
+    lines = [
+        (r.getMessage(), r.command_id, r.thread_id, r.partition, r.offset)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "pipeline.worker.batch"
+    ]
+    assert lines == [
+        ("command CreateThread: accepted at version 1", cid(1), T0, 0, 0),
+        ("command DestroyThread: rejected (SENDER_NOT_ADMINISTRATOR)", cid(2), T0, 0, 1),
+        ("command CreateThread: accepted before (duplicate)", cid(1), T0, 0, 2),
+    ]
