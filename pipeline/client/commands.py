@@ -7,19 +7,7 @@ from datetime import UTC, datetime
 
 from ulid import ULID
 
-from pipeline.domain import (
-    AddMessages,
-    Command,
-    CommandBody,
-    CreateThread,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    NewMessage,
-    RemoveMessages,
-)
+from pipeline.domain import Command, CommandBody, NewMessage, commands
 
 
 def new_id() -> str:
@@ -59,7 +47,7 @@ class CommandFactory:
         thread_id: str | None = None,
         command_id: str | None = None,
     ) -> Command:
-        body = CreateThread(
+        body = commands.CreateThread(
             title=title,
             administrator_ids=tuple(administrator_ids),
             member_ids=tuple(member_ids),
@@ -71,7 +59,7 @@ class CommandFactory:
     def destroy_thread(
         self, thread_id: str, sender_id: str, command_id: str | None = None
     ) -> Command:
-        return self.envelope(thread_id, sender_id, DestroyThread(), command_id)
+        return self.envelope(thread_id, sender_id, commands.DestroyThread(), command_id)
 
     def join_administrators(
         self,
@@ -81,7 +69,7 @@ class CommandFactory:
         command_id: str | None = None,
     ) -> Command:
         return self.envelope(
-            thread_id, sender_id, JoinAdministratorIds(tuple(account_ids)), command_id
+            thread_id, sender_id, commands.JoinAdministratorIds(tuple(account_ids)), command_id
         )
 
     def leave_administrators(
@@ -92,7 +80,7 @@ class CommandFactory:
         command_id: str | None = None,
     ) -> Command:
         return self.envelope(
-            thread_id, sender_id, LeaveAdministratorIds(tuple(account_ids)), command_id
+            thread_id, sender_id, commands.LeaveAdministratorIds(tuple(account_ids)), command_id
         )
 
     def join_members(
@@ -102,7 +90,9 @@ class CommandFactory:
         account_ids: Sequence[str],
         command_id: str | None = None,
     ) -> Command:
-        return self.envelope(thread_id, sender_id, JoinMemberIds(tuple(account_ids)), command_id)
+        return self.envelope(
+            thread_id, sender_id, commands.JoinMemberIds(tuple(account_ids)), command_id
+        )
 
     def leave_members(
         self,
@@ -111,7 +101,9 @@ class CommandFactory:
         account_ids: Sequence[str],
         command_id: str | None = None,
     ) -> Command:
-        return self.envelope(thread_id, sender_id, LeaveMemberIds(tuple(account_ids)), command_id)
+        return self.envelope(
+            thread_id, sender_id, commands.LeaveMemberIds(tuple(account_ids)), command_id
+        )
 
     def post(
         self,
@@ -125,7 +117,7 @@ class CommandFactory:
         command_id: str | None = None,
     ) -> Command:
         message = NewMessage(message_id or new_id(), text, reply_to, tuple(to_account_ids))
-        return self.envelope(thread_id, sender_id, AddMessages((message,)), command_id)
+        return self.envelope(thread_id, sender_id, commands.AddMessages((message,)), command_id)
 
     def add_messages(
         self,
@@ -134,7 +126,9 @@ class CommandFactory:
         messages: Sequence[NewMessage],
         command_id: str | None = None,
     ) -> Command:
-        return self.envelope(thread_id, sender_id, AddMessages(tuple(messages)), command_id)
+        return self.envelope(
+            thread_id, sender_id, commands.AddMessages(tuple(messages)), command_id
+        )
 
     def remove_messages(
         self,
@@ -143,4 +137,6 @@ class CommandFactory:
         message_ids: Sequence[str],
         command_id: str | None = None,
     ) -> Command:
-        return self.envelope(thread_id, sender_id, RemoveMessages(tuple(message_ids)), command_id)
+        return self.envelope(
+            thread_id, sender_id, commands.RemoveMessages(tuple(message_ids)), command_id
+        )

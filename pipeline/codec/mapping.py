@@ -20,28 +20,7 @@ from typing import Any, Final, TypeVar, cast
 
 from pipeline.codec.errors import CodecError
 from pipeline.codec.schemas import NAMESPACE
-from pipeline.domain.commands import (
-    AddMessages,
-    Command,
-    CreateThread,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    RemoveMessages,
-)
-from pipeline.domain.events import (
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    Event,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-    ThreadDestroyed,
-)
+from pipeline.domain import commands, events
 from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 
 T = TypeVar("T")
@@ -53,23 +32,23 @@ RECORD_NAMES: Final[Mapping[type[Any], str]] = {
     cls: f"{NAMESPACE}.{record}"
     for cls, record in (
         # ThreadCommand.payload
-        (CreateThread, "CreateThread"),
-        (DestroyThread, "DestroyThread"),
-        (JoinAdministratorIds, "JoinAdministratorIds"),
-        (LeaveAdministratorIds, "LeaveAdministratorIds"),
-        (JoinMemberIds, "JoinMemberIds"),
-        (LeaveMemberIds, "LeaveMemberIds"),
-        (AddMessages, "AddMessages"),
-        (RemoveMessages, "RemoveMessages"),
+        (commands.CreateThread, "CreateThread"),
+        (commands.DestroyThread, "DestroyThread"),
+        (commands.JoinAdministratorIds, "JoinAdministratorIds"),
+        (commands.LeaveAdministratorIds, "LeaveAdministratorIds"),
+        (commands.JoinMemberIds, "JoinMemberIds"),
+        (commands.LeaveMemberIds, "LeaveMemberIds"),
+        (commands.AddMessages, "AddMessages"),
+        (commands.RemoveMessages, "RemoveMessages"),
         # ThreadEvent.payload
-        (ThreadCreated, "ThreadCreated"),
-        (ThreadDestroyed, "ThreadDestroyed"),
-        (AdministratorIdsJoined, "AdministratorIdsJoined"),
-        (AdministratorIdsLeft, "AdministratorIdsLeft"),
-        (MemberIdsJoined, "MemberIdsJoined"),
-        (MemberIdsLeft, "MemberIdsLeft"),
-        (MessagesAdded, "MessagesAdded"),
-        (MessagesRemoved, "MessagesRemoved"),
+        (events.ThreadCreated, "ThreadCreated"),
+        (events.ThreadDestroyed, "ThreadDestroyed"),
+        (events.AdministratorIdsJoined, "AdministratorIdsJoined"),
+        (events.AdministratorIdsLeft, "AdministratorIdsLeft"),
+        (events.MemberIdsJoined, "MemberIdsJoined"),
+        (events.MemberIdsLeft, "MemberIdsLeft"),
+        (events.MessagesAdded, "MessagesAdded"),
+        (events.MessagesRemoved, "MessagesRemoved"),
         # ThreadReply.payload
         (CommandAccepted, "CommandAccepted"),
         (CommandRejected, "CommandRejected"),
@@ -243,8 +222,8 @@ def dataclass_converters(
     return encode, decode
 
 
-command_to_record, record_to_command = dataclass_converters(Command)
-event_to_record, record_to_event = dataclass_converters(Event)
+command_to_record, record_to_command = dataclass_converters(commands.Command)
+event_to_record, record_to_event = dataclass_converters(events.Event)
 _reply_to_payload, _payload_to_reply = _union("ThreadReply.payload", typing.get_args(Reply))
 
 

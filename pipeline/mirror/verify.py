@@ -25,17 +25,7 @@ from enum import Enum
 from typing import Any, TypeAlias, assert_never
 
 from pipeline.codec import decode_event
-from pipeline.domain import Event
-from pipeline.domain.events import (
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-    ThreadDestroyed,
-)
+from pipeline.domain import Event, events
 from pipeline.kafka.dead_letters import (
     REASON_HEADER,
     SOURCE_OFFSET_HEADER,
@@ -61,14 +51,14 @@ PARTITION_KEY_BYTES_MAX = 2048
 # `event_type` holds the event's name as docs/architecture.md spells it. Listed, not derived
 # from the class, so that a renamed class shows up here as a difference rather than silently.
 EVENT_TYPES: dict[type, str] = {
-    ThreadCreated: "ThreadCreated",
-    ThreadDestroyed: "ThreadDestroyed",
-    AdministratorIdsJoined: "AdministratorIdsJoined",
-    AdministratorIdsLeft: "AdministratorIdsLeft",
-    MemberIdsJoined: "MemberIdsJoined",
-    MemberIdsLeft: "MemberIdsLeft",
-    MessagesAdded: "MessagesAdded",
-    MessagesRemoved: "MessagesRemoved",
+    events.ThreadCreated: "ThreadCreated",
+    events.ThreadDestroyed: "ThreadDestroyed",
+    events.AdministratorIdsJoined: "AdministratorIdsJoined",
+    events.AdministratorIdsLeft: "AdministratorIdsLeft",
+    events.MemberIdsJoined: "MemberIdsJoined",
+    events.MemberIdsLeft: "MemberIdsLeft",
+    events.MessagesAdded: "MessagesAdded",
+    events.MessagesRemoved: "MessagesRemoved",
 }
 
 

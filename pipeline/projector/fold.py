@@ -1,4 +1,4 @@
-"""The read model a journal should produce, computed in memory: `fold(events)`. Pure.
+"""The read model a journal should produce, computed in memory: `fold(journal)`. Pure.
 
 A second, independent statement of what the projector's SQL does (statements.py) and of its
 skip/park rules (plan.py), written as plain Python over rows: the tests and
@@ -19,17 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import assert_never
 
-from pipeline.domain.events import (
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    Event,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-    ThreadDestroyed,
-)
+from pipeline.domain import Event, events
 from pipeline.domain.ids import AccountId, MessageId, ThreadId
 
 
@@ -147,7 +137,7 @@ def _apply(state: _Thread, event: Event) -> None:
     at = event.occurred_at
     body = event.body
     match body:
-        case ThreadCreated():
+        case events.ThreadCreated():
             state.row = ThreadRow(
                 id=event.thread_id,
                 creator_id=body.creator_id,
@@ -162,23 +152,23 @@ def _apply(state: _Thread, event: Event) -> None:
             state.administrators = dict.fromkeys(body.administrator_ids, at)
             state.members = dict.fromkeys(body.member_ids, at)
             state.messages = {}
-        case ThreadDestroyed():
+        case events.ThreadDestroyed():
             assert state.row is not None
             if state.row.destroyed_at is None:
                 state.row = replace(state.row, destroyed_at=at)
-        case AdministratorIdsJoined():
+        case events.AdministratorIdsJoined():
             for account in body.account_ids:
                 state.administrators.setdefault(account, at)
-        case AdministratorIdsLeft():
+        case events.AdministratorIdsLeft():
             for account in body.account_ids:
                 state.administrators.pop(account, None)
-        case MemberIdsJoined():
+        case events.MemberIdsJoined():
             for account in body.account_ids:
                 state.members.setdefault(account, at)
-        case MemberIdsLeft():
+        case events.MemberIdsLeft():
             for account in body.account_ids:
                 state.members.pop(account, None)
-        case MessagesAdded():
+        case events.MessagesAdded():
             for added in body.messages:
                 state.messages[added.message_id] = MessageRow(
                     id=added.message_id,
@@ -190,7 +180,7 @@ def _apply(state: _Thread, event: Event) -> None:
                     removed_at=None,
                     removed_by=None,
                 )
-        case MessagesRemoved():
+        case events.MessagesRemoved():
             for message_id in body.message_ids:
                 message = state.messages.get(message_id)
                 if message is not None and message.removed_at is None:
@@ -204,10 +194,10 @@ def _apply(state: _Thread, event: Event) -> None:
     state.version = event.seq_nr
 
 
-def fold(events: Iterable[Event]) -> Folded:
-    """The expected read model of `events` in journal order (re-appends included)."""
+def fold(journal: Iterable[Event]) -> Folded:
+    """The expected read model of the `journal`'s events, in its order (re-appends included)."""
     threads: dict[ThreadId, _Thread] = {}
-    for event in events:
+    for event in journal:
         if not keyable(event):
             continue  # dead-lettered, never keyed
         state = threads.setdefault(event.thread_id, _Thread())
@@ -215,7 +205,7 @@ def fold(events: Iterable[Event]) -> Folded:
             continue  # parked, or a re-append / conflict: the first event at a seq_nr stays
         if event.seq_nr > state.version + 1:
             state.parked = ParkReason.GAP
-        elif state.version == 0 and not isinstance(event.body, ThreadCreated):
+        elif state.version == 0 and not isinstance(event.body, events.ThreadCreated):
             state.parked = ParkReason.NO_THREAD_CREATED
         else:
             _apply(state, event)

@@ -12,17 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, assert_never, cast
 
-from pipeline.domain.events import (
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    Event,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-    ThreadDestroyed,
-)
+from pipeline.domain import Event, events
 from pipeline.domain.ids import ThreadId
 from pipeline.projector.plan import Outcome, Park, ThreadPlan
 
@@ -121,7 +111,7 @@ def event_statements(event: Event) -> list[Statement]:
     thread, at = event.thread_id, event.occurred_at
     body = event.body
     match body:
-        case ThreadCreated():
+        case events.ThreadCreated():
             # A second ThreadCreated (only in a corrupt journal) starts the thread afresh, as
             # evolve does: nothing of the old membership or messages survives.
             return [
@@ -143,17 +133,17 @@ def event_statements(event: Event) -> list[Statement]:
                 Statement(JOIN_ADMINISTRATORS, (thread, list(body.administrator_ids), at)),
                 Statement(JOIN_MEMBERS, (thread, list(body.member_ids), at)),
             ]
-        case ThreadDestroyed():
+        case events.ThreadDestroyed():
             return [Statement(DESTROY_THREAD, (thread, at))]
-        case AdministratorIdsJoined():
+        case events.AdministratorIdsJoined():
             return [Statement(JOIN_ADMINISTRATORS, (thread, list(body.account_ids), at))]
-        case AdministratorIdsLeft():
+        case events.AdministratorIdsLeft():
             return [Statement(LEAVE_ADMINISTRATORS, (thread, list(body.account_ids)))]
-        case MemberIdsJoined():
+        case events.MemberIdsJoined():
             return [Statement(JOIN_MEMBERS, (thread, list(body.account_ids), at))]
-        case MemberIdsLeft():
+        case events.MemberIdsLeft():
             return [Statement(LEAVE_MEMBERS, (thread, list(body.account_ids)))]
-        case MessagesAdded():
+        case events.MessagesAdded():
             return [
                 Statement(
                     UPSERT_MESSAGE,
@@ -169,7 +159,7 @@ def event_statements(event: Event) -> list[Statement]:
                 )
                 for added in body.messages
             ]
-        case MessagesRemoved():
+        case events.MessagesRemoved():
             return [
                 Statement(REMOVE_MESSAGES, (thread, list(body.message_ids), at, event.sender_id))
             ]
