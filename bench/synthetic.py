@@ -14,16 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pipeline.domain import (
-    AddedMessage,
-    Event,
-    EventBody,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-)
+from pipeline.domain import AddedMessage, Event, EventBody, events
 from pipeline.domain.ids import ulid_from_parts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,24 +52,24 @@ def _body(t: SyntheticThread, seq: int) -> tuple[EventBody, str]:
     """The event body at `seq` (> 1) and its sender."""
     if seq % 50 == 10 and t.guest is None:
         t.guest = _ulid(t.seed, t.index, 100 + seq)
-        return MemberIdsJoined((t.guest,)), t.admin
+        return events.MemberIdsJoined((t.guest,)), t.admin
     if seq % 50 == 30 and t.guest is not None:
         guest, t.guest = t.guest, None
-        return MemberIdsLeft((guest,)), guest
+        return events.MemberIdsLeft((guest,)), guest
     sender = t.members[seq % len(t.members)]
     if seq % 10 == 5 and t.live:
-        return MessagesRemoved((t.live.pop(0),)), t.admin
+        return events.MessagesRemoved((t.live.pop(0),)), t.admin
     message_id = _ulid(t.seed, t.index, 1_000_000 + seq)
     reply_to = t.live[-1] if t.live and seq % 5 == 0 else None
     t.live.append(message_id)
     to = (t.members[(seq + 1) % len(t.members)],) if seq % 4 == 0 else ()
-    return MessagesAdded((AddedMessage(message_id, _TEXT, reply_to, to),)), sender
+    return events.MessagesAdded((AddedMessage(message_id, _TEXT, reply_to, to),)), sender
 
 
 def event(t: SyntheticThread, seq: int) -> Event:
     """The thread's event `seq`; call with seq = 1, 2, 3... in order (the thread keeps state)."""
     if seq == 1:
-        body: EventBody = ThreadCreated(
+        body: EventBody = events.ThreadCreated(
             creator_id=t.admin,
             title=f"synthetic thread {t.index}",
             administrator_ids=(t.admin,),

@@ -29,20 +29,14 @@ from pipeline.client import CommandFactory
 from pipeline.client.commands import new_id
 from pipeline.domain import (
     Accepted,
-    AddMessages,
     Command,
     CommandBody,
     Decision,
     DecisionContext,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
     NewMessage,
-    RemoveMessages,
     Thread,
     ThreadState,
+    commands,
     decide,
     replay,
     validate_command,
@@ -113,12 +107,12 @@ def message_id_for(command_id: str, index: int, transport: Transport) -> str:
 def _with_message_ids(body: CommandBody, command_id: str, transport: Transport) -> CommandBody:
     """Give the messages of an AddMessages their real ids (builders use placeholders), keeping
     replies to earlier messages of the same request pointed at them."""
-    if not isinstance(body, AddMessages):
+    if not isinstance(body, commands.AddMessages):
         return body
     ids = {
         m.message_id: message_id_for(command_id, i, transport) for i, m in enumerate(body.messages)
     }
-    return AddMessages(
+    return commands.AddMessages(
         tuple(
             dataclasses.replace(
                 m,
@@ -130,8 +124,8 @@ def _with_message_ids(body: CommandBody, command_id: str, transport: Transport) 
     )
 
 
-def _add(*messages: NewMessage) -> AddMessages:
-    return AddMessages(tuple(messages))
+def _add(*messages: NewMessage) -> commands.AddMessages:
+    return commands.AddMessages(tuple(messages))
 
 
 def _message(index: int, text: str, **fields: object) -> NewMessage:
@@ -253,7 +247,7 @@ class Scenario:
         if not messages:
             return None
         message = messages[self.rng.choice(_sorted(messages))]
-        body = RemoveMessages((message.message_id,))
+        body = commands.RemoveMessages((message.message_id,))
         return self._send(case, message.sender_id, body, "remove-own")
 
     def remove_other(self, case: ThreadCase) -> Planned | None:
@@ -264,7 +258,7 @@ class Scenario:
         others = _sorted(thread.member_ids - thread.administrator_ids - {message.sender_id})
         if not others:
             return None
-        body = RemoveMessages((message.message_id,))
+        body = commands.RemoveMessages((message.message_id,))
         return self._send(case, self.rng.choice(others), body, "remove-other")
 
     def moderate(self, case: ThreadCase) -> Planned | None:
@@ -274,19 +268,19 @@ class Scenario:
         ids = self.rng.sample(_sorted(thread.messages), min(len(thread.messages), 3))
         admin = self.rng.choice(_sorted(thread.administrator_ids))
         # An unknown id among them is skipped, not refused (removing is idempotent).
-        return self._send(case, admin, RemoveMessages((*ids, new_id())), "moderate")
+        return self._send(case, admin, commands.RemoveMessages((*ids, new_id())), "moderate")
 
     def join_member(self, case: ThreadCase) -> Planned | None:
         admin = self.rng.choice(_sorted(case.thread.administrator_ids))
         newcomers = tuple(self.rng.sample(self.accounts, self.rng.randint(1, 2)))
-        return self._send(case, admin, JoinMemberIds(newcomers), "join-member")
+        return self._send(case, admin, commands.JoinMemberIds(newcomers), "join-member")
 
     def join_member_by_member(self, case: ThreadCase) -> Planned | None:
         thread = case.thread
         plain = _sorted(thread.member_ids - thread.administrator_ids)
         if not plain:
             return None
-        body = JoinMemberIds((self.rng.choice(self.accounts),))
+        body = commands.JoinMemberIds((self.rng.choice(self.accounts),))
         return self._send(case, self.rng.choice(plain), body, "join-member-by-member")
 
     def leave_self(self, case: ThreadCase) -> Planned | None:
@@ -294,7 +288,7 @@ class Scenario:
         if not members:
             return None
         member = self.rng.choice(members)
-        return self._send(case, member, LeaveMemberIds((member,)), "leave-self")
+        return self._send(case, member, commands.LeaveMemberIds((member,)), "leave-self")
 
     def remove_member(self, case: ThreadCase) -> Planned | None:
         thread = case.thread
@@ -302,12 +296,12 @@ class Scenario:
         if not members:
             return None
         admin = self.rng.choice(_sorted(thread.administrator_ids))
-        body = LeaveMemberIds((self.rng.choice(members),))
+        body = commands.LeaveMemberIds((self.rng.choice(members),))
         return self._send(case, admin, body, "remove-member")
 
     def join_admin(self, case: ThreadCase) -> Planned | None:
         admin = self.rng.choice(_sorted(case.thread.administrator_ids))
-        body = JoinAdministratorIds((self.rng.choice(self.accounts),))
+        body = commands.JoinAdministratorIds((self.rng.choice(self.accounts),))
         return self._send(case, admin, body, "join-admin")
 
     def leave_admin(self, case: ThreadCase) -> Planned | None:
@@ -315,7 +309,7 @@ class Scenario:
         admin = self.rng.choice(admins)
         # Often the sender itself: the last administrator leaving is refused.
         leaver = admin if self.rng.random() < 0.5 else self.rng.choice(admins)
-        return self._send(case, admin, LeaveAdministratorIds((leaver,)), "leave-admin")
+        return self._send(case, admin, commands.LeaveAdministratorIds((leaver,)), "leave-admin")
 
     def stranger_post(self, case: ThreadCase) -> Planned | None:
         return self._send(case, new_id(), _add(_message(0, "let me in")), "stranger-post")
@@ -353,12 +347,12 @@ class Scenario:
 
     def destroy(self, case: ThreadCase) -> Planned | None:
         admin = self.rng.choice(_sorted(case.thread.administrator_ids))
-        return self._send(case, admin, DestroyThread(), "destroy")
+        return self._send(case, admin, commands.DestroyThread(), "destroy")
 
     def intruder(self, case: ThreadCase) -> Planned | None:
         admin = self.rng.choice(_sorted(case.thread.administrator_ids))
         intrusion = self.rng.choice(list(Intrusion))
-        command = self.factory.envelope(case.thread_id, admin, DestroyThread())
+        command = self.factory.envelope(case.thread_id, admin, commands.DestroyThread())
         # Whatever the domain would decide: the API must refuse before producing anything.
         token_account = new_id() if intrusion is Intrusion.FORGED_ACCOUNT else None
         return self._plan(

@@ -23,18 +23,7 @@ from confluent_kafka import KafkaException
 
 from api.commands import IDEMPOTENCY_KEY
 from pipeline.client import CommandClient, ReplyTimeoutError
-from pipeline.domain import (
-    AddMessages,
-    Command,
-    CreateThread,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    RejectionReason,
-    RemoveMessages,
-)
+from pipeline.domain import Command, RejectionReason, commands
 from pipeline.kafka.producer import DeliveryError
 from tests.chaos.outcomes import Outcome, Probe
 from tests.chaos.scenario import Intrusion, Planned
@@ -83,7 +72,7 @@ def http_request(command: Command) -> tuple[str, dict[str, Any]]:
     thread = f"/v1/threads/{command.thread_id}"
     body: dict[str, Any] = {"account_id": command.sender_id}
     match command.body:
-        case CreateThread() as create:
+        case commands.CreateThread() as create:
             path = "/v1/threads/create"
             body |= {
                 "title": create.title,
@@ -92,17 +81,17 @@ def http_request(command: Command) -> tuple[str, dict[str, Any]]:
                 "administrator_ids": list(create.administrator_ids),
                 "member_ids": list(create.member_ids),
             }
-        case DestroyThread():
+        case commands.DestroyThread():
             path = f"{thread}/destroy"
-        case JoinAdministratorIds(account_ids=ids):
+        case commands.JoinAdministratorIds(account_ids=ids):
             path, body["account_ids"] = f"{thread}/administrator-ids/join", list(ids)
-        case LeaveAdministratorIds(account_ids=ids):
+        case commands.LeaveAdministratorIds(account_ids=ids):
             path, body["account_ids"] = f"{thread}/administrator-ids/leave", list(ids)
-        case JoinMemberIds(account_ids=ids):
+        case commands.JoinMemberIds(account_ids=ids):
             path, body["account_ids"] = f"{thread}/member-ids/join", list(ids)
-        case LeaveMemberIds(account_ids=ids):
+        case commands.LeaveMemberIds(account_ids=ids):
             path, body["account_ids"] = f"{thread}/member-ids/leave", list(ids)
-        case AddMessages(messages=messages):
+        case commands.AddMessages(messages=messages):
             path = f"{thread}/messages/add"
             body["messages"] = [
                 {
@@ -112,7 +101,7 @@ def http_request(command: Command) -> tuple[str, dict[str, Any]]:
                 }
                 for m in messages
             ]
-        case RemoveMessages(message_ids=ids):
+        case commands.RemoveMessages(message_ids=ids):
             path, body["message_ids"] = f"{thread}/messages/remove", list(ids)
         case _:
             assert_never(command.body)

@@ -19,23 +19,11 @@ from typing import Final
 
 from hypothesis import strategies as st
 
+from pipeline import domain
 from pipeline.codec import Topic, encode_command, wire_codec
 from pipeline.codec.schemas import load_family
 from pipeline.codec.wire import HEADER_SIZE, MAGIC
-from pipeline.domain import (
-    AddMessages,
-    Command,
-    CommandBody,
-    CreateThread,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    NewMessage,
-    RemoveMessages,
-    limits,
-)
+from pipeline.domain import Command, CommandBody, NewMessage, limits
 from pipeline.domain.ids import is_ulid, ulid_from_parts
 from pipeline.kafka.dead_letters import (
     REASON_HEADER,
@@ -128,20 +116,20 @@ def bodies(fresh: st.SearchStrategy[str]) -> st.SearchStrategy[CommandBody]:
     )
     return st.one_of(
         st.builds(
-            CreateThread,
+            domain.CreateThread,
             title=_TEXT,
             administrator_ids=_ids(fresh),
             member_ids=_ids(fresh),
             parent_thread_id=st.none() | fresh,
             remarks=st.none() | st.text(max_size=40),
         ),
-        st.just(DestroyThread()),
-        st.builds(JoinAdministratorIds, _ids(fresh, 1)),
-        st.builds(LeaveAdministratorIds, _ids(fresh, 1)),
-        st.builds(JoinMemberIds, _ids(fresh, 1)),
-        st.builds(LeaveMemberIds, _ids(fresh, 1)),
-        st.builds(AddMessages, st.lists(message, min_size=1, max_size=3).map(tuple)),
-        st.builds(RemoveMessages, _ids(fresh, 1)),
+        st.just(domain.DestroyThread()),
+        st.builds(domain.JoinAdministratorIds, _ids(fresh, 1)),
+        st.builds(domain.LeaveAdministratorIds, _ids(fresh, 1)),
+        st.builds(domain.JoinMemberIds, _ids(fresh, 1)),
+        st.builds(domain.LeaveMemberIds, _ids(fresh, 1)),
+        st.builds(domain.AddMessages, st.lists(message, min_size=1, max_size=3).map(tuple)),
+        st.builds(domain.RemoveMessages, _ids(fresh, 1)),
     )
 
 
@@ -289,19 +277,21 @@ def _bad_body(draw: st.DrawFn, scope: Scope, thread_id: str) -> CommandBody:
             bad_ids = _bad_account_ids(scope, empty=False)
             return draw(
                 st.one_of(
-                    st.builds(CreateThread, title, no_ids, no_ids),
-                    st.builds(CreateThread, st.just("t"), bad_ids, no_ids),
-                    st.builds(CreateThread, st.just("t"), no_ids, bad_ids),
-                    st.builds(CreateThread, st.just("t"), no_ids, no_ids, parent_thread_id=parent),
-                    st.builds(CreateThread, st.just("t"), no_ids, no_ids, remarks=remarks),
+                    st.builds(domain.CreateThread, title, no_ids, no_ids),
+                    st.builds(domain.CreateThread, st.just("t"), bad_ids, no_ids),
+                    st.builds(domain.CreateThread, st.just("t"), no_ids, bad_ids),
+                    st.builds(
+                        domain.CreateThread, st.just("t"), no_ids, no_ids, parent_thread_id=parent
+                    ),
+                    st.builds(domain.CreateThread, st.just("t"), no_ids, no_ids, remarks=remarks),
                 )
             )
         case "accounts":
             kinds: list[Callable[[tuple[str, ...]], CommandBody]] = [
-                JoinAdministratorIds,
-                LeaveAdministratorIds,
-                JoinMemberIds,
-                LeaveMemberIds,
+                domain.JoinAdministratorIds,
+                domain.LeaveAdministratorIds,
+                domain.JoinMemberIds,
+                domain.LeaveMemberIds,
             ]
             return draw(st.sampled_from(kinds))(draw(_bad_account_ids(scope, empty=True)))
         case "add":
@@ -320,12 +310,12 @@ def _bad_body(draw: st.DrawFn, scope: Scope, thread_id: str) -> CommandBody:
                     ),
                 )
             )
-            return AddMessages(messages)
+            return domain.AddMessages(messages)
         case _:
             extra = draw(st.integers(1, 20))
             too_many_ids = scope.ids.many(limits.MESSAGE_IDS_PER_COMMAND_MAX + extra)
             bad_id = (*draw(_ids(fresh)), draw(bad_ulids(fresh)))
-            return RemoveMessages(draw(st.sampled_from([(), too_many_ids, bad_id])))
+            return domain.RemoveMessages(draw(st.sampled_from([(), too_many_ids, bad_id])))
 
 
 def _with_id(command: Command, field: str, value: str) -> Command:
@@ -377,27 +367,29 @@ def _huge_command(command: Command, field: str, filler: str, count: int, ids: Fr
         case "command_id" | "thread_id" | "sender_id":
             return _with_id(command, field, big)
         case "title":
-            return replace(command, body=CreateThread(big, (), ()))
+            return replace(command, body=domain.CreateThread(big, (), ()))
         case "remarks":
-            return replace(command, body=CreateThread("t", (), (), remarks=big))
+            return replace(command, body=domain.CreateThread("t", (), (), remarks=big))
         case "text":
             text = filler * max(count, limits.TEXT_MAX + 1)  # the limit counts characters
-            return replace(command, body=AddMessages((NewMessage(ids(), text),)))
+            return replace(command, body=domain.AddMessages((NewMessage(ids(), text),)))
         case "texts":
             # Every text within its limit, their total over the command's byte limit.
             least = limits.MESSAGES_TEXT_BYTES_MAX // len(filler.encode()) + 1
             chars = max(count, least)
             per = min(limits.TEXT_MAX, -(-chars // limits.MESSAGES_PER_COMMAND_MAX))
             texts = tuple(NewMessage(ids(), filler * per) for _ in range(-(-chars // per)))
-            return replace(command, body=AddMessages(texts))
+            return replace(command, body=domain.AddMessages(texts))
         case "account_id":
-            return replace(command, body=JoinMemberIds((ids(), big)))
+            return replace(command, body=domain.JoinMemberIds((ids(), big)))
         case "reply_message_id":
-            return replace(command, body=AddMessages((NewMessage(ids(), "m", big),)))
+            return replace(command, body=domain.AddMessages((NewMessage(ids(), "m", big),)))
         case _:
             # Far more recipients than one command may name (an id takes 27 bytes).
             recipients = ids.many(max(limits.ACCOUNT_IDS_PER_COMMAND_MAX + 1, count // 27))
-            return replace(command, body=AddMessages((NewMessage(ids(), "m", None, recipients),)))
+            return replace(
+                command, body=domain.AddMessages((NewMessage(ids(), "m", None, recipients),))
+            )
 
 
 @st.composite

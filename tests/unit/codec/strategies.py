@@ -10,30 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pipeline.domain.commands import (
-    AddMessages,
-    Command,
-    CreateThread,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    NewMessage,
-    RemoveMessages,
-)
-from pipeline.domain.events import (
-    AddedMessage,
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    Event,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-    ThreadDestroyed,
-)
+from pipeline import domain
+from pipeline.domain import AddedMessage, Command, Event, NewMessage
 from pipeline.domain.ids import ulid_from_parts
 from pipeline.domain.rejections import RejectionReason
 from pipeline.kafka.replies import CommandAccepted, CommandRejected
@@ -66,26 +44,28 @@ added_messages = st.builds(
 )
 
 COMMAND_BODIES: dict[type[Any], st.SearchStrategy[Any]] = {
-    CreateThread: st.builds(
-        CreateThread,
+    domain.CreateThread: st.builds(
+        domain.CreateThread,
         title=texts,
         administrator_ids=id_tuples,
         member_ids=id_tuples,
         parent_thread_id=optional_ids,
         remarks=optional_texts,
     ),
-    DestroyThread: st.just(DestroyThread()),
-    JoinAdministratorIds: st.builds(JoinAdministratorIds, id_tuples),
-    LeaveAdministratorIds: st.builds(LeaveAdministratorIds, id_tuples),
-    JoinMemberIds: st.builds(JoinMemberIds, id_tuples),
-    LeaveMemberIds: st.builds(LeaveMemberIds, id_tuples),
-    AddMessages: st.builds(AddMessages, st.lists(new_messages, max_size=4).map(tuple)),
-    RemoveMessages: st.builds(RemoveMessages, id_tuples),
+    domain.DestroyThread: st.just(domain.DestroyThread()),
+    domain.JoinAdministratorIds: st.builds(domain.JoinAdministratorIds, id_tuples),
+    domain.LeaveAdministratorIds: st.builds(domain.LeaveAdministratorIds, id_tuples),
+    domain.JoinMemberIds: st.builds(domain.JoinMemberIds, id_tuples),
+    domain.LeaveMemberIds: st.builds(domain.LeaveMemberIds, id_tuples),
+    domain.AddMessages: st.builds(
+        domain.AddMessages, st.lists(new_messages, max_size=4).map(tuple)
+    ),
+    domain.RemoveMessages: st.builds(domain.RemoveMessages, id_tuples),
 }
 
 EVENT_BODIES: dict[type[Any], st.SearchStrategy[Any]] = {
-    ThreadCreated: st.builds(
-        ThreadCreated,
+    domain.ThreadCreated: st.builds(
+        domain.ThreadCreated,
         creator_id=ids,
         title=texts,
         administrator_ids=id_tuples,
@@ -93,13 +73,15 @@ EVENT_BODIES: dict[type[Any], st.SearchStrategy[Any]] = {
         parent_thread_id=optional_ids,
         remarks=optional_texts,
     ),
-    ThreadDestroyed: st.just(ThreadDestroyed()),
-    AdministratorIdsJoined: st.builds(AdministratorIdsJoined, id_tuples),
-    AdministratorIdsLeft: st.builds(AdministratorIdsLeft, id_tuples),
-    MemberIdsJoined: st.builds(MemberIdsJoined, id_tuples),
-    MemberIdsLeft: st.builds(MemberIdsLeft, id_tuples),
-    MessagesAdded: st.builds(MessagesAdded, st.lists(added_messages, max_size=4).map(tuple)),
-    MessagesRemoved: st.builds(MessagesRemoved, id_tuples),
+    domain.ThreadDestroyed: st.just(domain.ThreadDestroyed()),
+    domain.AdministratorIdsJoined: st.builds(domain.AdministratorIdsJoined, id_tuples),
+    domain.AdministratorIdsLeft: st.builds(domain.AdministratorIdsLeft, id_tuples),
+    domain.MemberIdsJoined: st.builds(domain.MemberIdsJoined, id_tuples),
+    domain.MemberIdsLeft: st.builds(domain.MemberIdsLeft, id_tuples),
+    domain.MessagesAdded: st.builds(
+        domain.MessagesAdded, st.lists(added_messages, max_size=4).map(tuple)
+    ),
+    domain.MessagesRemoved: st.builds(domain.MessagesRemoved, id_tuples),
 }
 
 REPLIES: dict[type[Any], st.SearchStrategy[Any]] = {
@@ -154,33 +136,37 @@ M1 = ulid_from_parts(1_700_000_000_000, 7)
 M2 = ulid_from_parts(1_700_000_000_000, 8)
 
 COMMAND_BODY_EXAMPLES: list[Any] = [
-    CreateThread("Lunch", (ALICE,), (BOB,)),
-    CreateThread("Ünïcødé 🧵 title", (ALICE, BOB), (), parent_thread_id=PARENT, remarks="日本語"),
-    CreateThread("", (), (), remarks=""),  # domain-invalid, still representable
-    DestroyThread(),
-    JoinAdministratorIds((BOB,)),
-    JoinAdministratorIds(()),
-    LeaveAdministratorIds((ALICE, BOB)),
-    JoinMemberIds((BOB, ALICE)),
-    LeaveMemberIds(()),
-    AddMessages((NewMessage(M1, "hello"),)),
-    AddMessages((NewMessage(M1, "hi 👋"), NewMessage(M2, "re: \x00 nul", M1, (ALICE, BOB)))),
-    AddMessages(()),
-    RemoveMessages((M1, M2)),
-    RemoveMessages(()),
+    domain.CreateThread("Lunch", (ALICE,), (BOB,)),
+    domain.CreateThread(
+        "Ünïcødé 🧵 title", (ALICE, BOB), (), parent_thread_id=PARENT, remarks="日本語"
+    ),
+    domain.CreateThread("", (), (), remarks=""),  # domain-invalid, still representable
+    domain.DestroyThread(),
+    domain.JoinAdministratorIds((BOB,)),
+    domain.JoinAdministratorIds(()),
+    domain.LeaveAdministratorIds((ALICE, BOB)),
+    domain.JoinMemberIds((BOB, ALICE)),
+    domain.LeaveMemberIds(()),
+    domain.AddMessages((NewMessage(M1, "hello"),)),
+    domain.AddMessages((NewMessage(M1, "hi 👋"), NewMessage(M2, "re: \x00 nul", M1, (ALICE, BOB)))),
+    domain.AddMessages(()),
+    domain.RemoveMessages((M1, M2)),
+    domain.RemoveMessages(()),
 ]
 
 EVENT_BODY_EXAMPLES: list[Any] = [
-    ThreadCreated(ALICE, "Lunch", (ALICE,), (BOB,)),
-    ThreadCreated(ALICE, "Lunch ☕", (ALICE,), (), parent_thread_id=PARENT, remarks="r"),
-    ThreadDestroyed(),
-    AdministratorIdsJoined((BOB,)),
-    AdministratorIdsLeft((BOB,)),
-    MemberIdsJoined((ALICE, BOB)),
-    MemberIdsLeft(()),
-    MessagesAdded((AddedMessage(M1, "hello", None, ()),)),
-    MessagesAdded((AddedMessage(M1, "é", None, ()), AddedMessage(M2, "x" * 4096, M1, (BOB,)))),
-    MessagesRemoved((M1,)),
+    domain.ThreadCreated(ALICE, "Lunch", (ALICE,), (BOB,)),
+    domain.ThreadCreated(ALICE, "Lunch ☕", (ALICE,), (), parent_thread_id=PARENT, remarks="r"),
+    domain.ThreadDestroyed(),
+    domain.AdministratorIdsJoined((BOB,)),
+    domain.AdministratorIdsLeft((BOB,)),
+    domain.MemberIdsJoined((ALICE, BOB)),
+    domain.MemberIdsLeft(()),
+    domain.MessagesAdded((AddedMessage(M1, "hello", None, ()),)),
+    domain.MessagesAdded(
+        (AddedMessage(M1, "é", None, ()), AddedMessage(M2, "x" * 4096, M1, (BOB,)))
+    ),
+    domain.MessagesRemoved((M1,)),
 ]
 
 REPLY_EXAMPLES: list[Any] = [

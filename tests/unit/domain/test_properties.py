@@ -8,22 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.domain import (
-    Accepted,
-    AddMessages,
-    Command,
-    CreateThread,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    NewMessage,
-    Rejected,
-    RemoveMessages,
-    decide,
-    replay,
-)
+from pipeline import domain
+from pipeline.domain import Accepted, Command, NewMessage, Rejected, decide, replay
 from tests.support.builders import T0, THREAD, Aggregate, ulid
 
 pytestmark = pytest.mark.unit
@@ -47,20 +33,20 @@ new_messages = st.builds(
 
 bodies = st.one_of(
     st.builds(
-        CreateThread,
+        domain.CreateThread,
         title=texts,
         administrator_ids=st.lists(accounts, max_size=3).map(tuple),
         member_ids=st.lists(accounts, max_size=3).map(tuple),
         parent_thread_id=st.none() | st.just(ulid(60_000)),
         remarks=st.none() | texts,
     ),
-    st.just(DestroyThread()),
-    st.builds(JoinAdministratorIds, account_lists),
-    st.builds(LeaveAdministratorIds, account_lists),
-    st.builds(JoinMemberIds, account_lists),
-    st.builds(LeaveMemberIds, account_lists),
-    st.builds(AddMessages, st.lists(new_messages, min_size=1, max_size=3).map(tuple)),
-    st.builds(RemoveMessages, st.lists(message_ids, min_size=1, max_size=3).map(tuple)),
+    st.just(domain.DestroyThread()),
+    st.builds(domain.JoinAdministratorIds, account_lists),
+    st.builds(domain.LeaveAdministratorIds, account_lists),
+    st.builds(domain.JoinMemberIds, account_lists),
+    st.builds(domain.LeaveMemberIds, account_lists),
+    st.builds(domain.AddMessages, st.lists(new_messages, min_size=1, max_size=3).map(tuple)),
+    st.builds(domain.RemoveMessages, st.lists(message_ids, min_size=1, max_size=3).map(tuple)),
 )
 
 commands = st.builds(
@@ -80,7 +66,7 @@ sequences = st.tuples(
         sender_id=accounts,
         requested_at=st.just(T0),
         body=st.builds(
-            CreateThread,
+            domain.CreateThread,
             title=st.just("t"),
             administrator_ids=st.lists(accounts, max_size=2).map(tuple),
             member_ids=st.lists(accounts, max_size=3).map(tuple),
@@ -159,14 +145,16 @@ def test_ids_behave_as_sets(cmds: list[Command], ids: tuple[str, ...], rnd: obje
     if state is None or state.destroyed:
         return
     admin = next(iter(state.administrator_ids))
-    join = Command(ulid(), THREAD, admin, T0, JoinMemberIds(ids))
+    join = Command(ulid(), THREAD, admin, T0, domain.JoinMemberIds(ids))
     first = agg.handle(join)
     assert isinstance(first, Accepted)
     assert agg.state is not None
     assert agg.state.member_ids == state.member_ids | set(ids)
     shuffled = list(ids) * 2
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
-    second = agg.handle(replace(join, command_id=ulid(), body=JoinMemberIds(tuple(shuffled))))
+    second = agg.handle(
+        replace(join, command_id=ulid(), body=domain.JoinMemberIds(tuple(shuffled)))
+    )
     assert isinstance(second, Accepted)
     assert second.events == ()
 

@@ -8,19 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.domain import (
-    AddedMessage,
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    EventBody,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    ThreadCreated,
-    ThreadDestroyed,
-)
-from pipeline.domain.events import Event
+from pipeline.domain import AddedMessage, Event, EventBody, events
 from pipeline.projector.plan import StoredThread, plan_thread
 from pipeline.projector.statements import (
     BUMP_VERSIONS,
@@ -43,19 +31,21 @@ from tests.support.journal import items
 pytestmark = pytest.mark.unit
 
 BODIES: dict[type, EventBody] = {
-    ThreadCreated: ThreadCreated(ALICE, "t\x00itle", (ALICE,), (BOB,), ulid(1), "remarks"),
-    ThreadDestroyed: ThreadDestroyed(),
-    AdministratorIdsJoined: AdministratorIdsJoined((BOB, CAROL)),
-    AdministratorIdsLeft: AdministratorIdsLeft((BOB,)),
-    MemberIdsJoined: MemberIdsJoined((CAROL,)),
-    MemberIdsLeft: MemberIdsLeft((CAROL,)),
-    MessagesAdded: MessagesAdded(
+    events.ThreadCreated: events.ThreadCreated(
+        ALICE, "t\x00itle", (ALICE,), (BOB,), ulid(1), "remarks"
+    ),
+    events.ThreadDestroyed: events.ThreadDestroyed(),
+    events.AdministratorIdsJoined: events.AdministratorIdsJoined((BOB, CAROL)),
+    events.AdministratorIdsLeft: events.AdministratorIdsLeft((BOB,)),
+    events.MemberIdsJoined: events.MemberIdsJoined((CAROL,)),
+    events.MemberIdsLeft: events.MemberIdsLeft((CAROL,)),
+    events.MessagesAdded: events.MessagesAdded(
         (
             AddedMessage(ulid(2), "hello", None, ()),
             AddedMessage(ulid(3), "re\x00", ulid(2), (BOB, CAROL)),
         )
     ),
-    MessagesRemoved: MessagesRemoved((ulid(2), ulid(9))),
+    events.MessagesRemoved: events.MessagesRemoved((ulid(2), ulid(9))),
 }
 
 
@@ -82,7 +72,7 @@ def test_statements_are_keyed_by_the_thread_and_bind_every_placeholder(body: Eve
 
 
 def test_thread_created_restarts_the_thread_then_inserts_it_and_its_people() -> None:
-    statements = event_statements(event(BODIES[ThreadCreated]))
+    statements = event_statements(event(BODIES[events.ThreadCreated]))
     kinds = [s.sql.split()[0] for s in statements]
     assert kinds == ["DELETE", "DELETE", "DELETE", "INSERT", "INSERT", "INSERT"]
     upsert = statements[3]
@@ -99,7 +89,7 @@ def test_thread_created_restarts_the_thread_then_inserts_it_and_its_people() -> 
 
 
 def test_messages_added_is_one_upsert_per_message_with_reply_and_recipients() -> None:
-    ev = event(BODIES[MessagesAdded], seq_nr=4)
+    ev = event(BODIES[events.MessagesAdded], seq_nr=4)
     statements = event_statements(ev)
     assert [s.sql for s in statements] == [UPSERT_MESSAGE, UPSERT_MESSAGE]
     assert statements[1].args == (
@@ -138,9 +128,9 @@ def test_schedule_runs_the_kth_statements_of_all_threads_together_in_thread_orde
 
 
 def test_write_steps_apply_bump_record_and_park() -> None:
-    created = event(BODIES[ThreadCreated], 1)
-    joined = event(BODIES[MemberIdsJoined], 2)
-    jump = event(BODIES[MemberIdsLeft], 5, thread=ulid(50))
+    created = event(BODIES[events.ThreadCreated], 1)
+    joined = event(BODIES[events.MemberIdsJoined], 2)
+    jump = event(BODIES[events.MemberIdsLeft], 5, thread=ulid(50))
     plans = [
         plan_thread(THREAD, items([created, joined]), StoredThread(), {}),
         plan_thread(ulid(50), items([jump], first_offset=9), StoredThread(version=3), {}),
@@ -160,14 +150,14 @@ def test_write_steps_apply_bump_record_and_park() -> None:
 
 
 def test_write_steps_of_skips_only_write_nothing() -> None:
-    created = event(BODIES[ThreadCreated], 1)
+    created = event(BODIES[events.ThreadCreated], 1)
     plan = plan_thread(THREAD, items([created]), StoredThread(version=1), {})
     assert [v.outcome.value for v in plan.verdicts] == ["conflict"]
     assert write_steps([plan]) == []
 
 
 def test_messages_of_many_threads_are_upserted_by_one_columnar_statement() -> None:
-    added = BODIES[MessagesAdded]
+    added = BODIES[events.MessagesAdded]
     other = ulid(50)
     steps = schedule([event_statements(event(added)), event_statements(event(added, thread=other))])
     # Two messages per thread: two steps, each one statement carrying both threads' rows.
@@ -185,6 +175,6 @@ def test_messages_of_many_threads_are_upserted_by_one_columnar_statement() -> No
 
 
 def test_recipients_that_cannot_travel_comma_joined_keep_one_row_per_statement() -> None:
-    odd = MessagesAdded((AddedMessage(ulid(2), "hi", None, ("a,b",)),))
+    odd = events.MessagesAdded((AddedMessage(ulid(2), "hi", None, ("a,b",)),))
     steps = schedule([event_statements(event(odd)), event_statements(event(odd, thread=ulid(50)))])
     assert [(s.sql, len(s.args)) for s in steps] == [(UPSERT_MESSAGE, 2)]
