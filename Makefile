@@ -12,10 +12,14 @@ SERVERS_STAMP := $(VENV)/.servers-stamp
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 DATA_DIR ?= .data
+# The browser tests drive Debian's Chromium (a test tool's own browser download cannot reach
+# its host from our machines); installed once through apt, as root or with sudo.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # bench/ joins once it has code (git keeps no empty folders).
 LINT_PATHS := pipeline api tests $(wildcard bench)
 
-.PHONY: run test venv tools deploy-check lint typecheck unit integration e2e chaos stack-up stack-down bench clean
+.PHONY: run test venv tools browser deploy-check lint typecheck unit integration e2e chaos stack-up stack-down bench clean
 
 # Re-install only when the declared dependencies change.
 $(STAMP): pyproject.toml requirements.lock
@@ -40,6 +44,15 @@ $(TOOLS_STAMP): requirements-tools.lock
 
 tools: $(TOOLS_STAMP)
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null 2>&1 || { echo "the browser tests need Debian's chromium at $(CHROMIUM)"; exit 2; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium fonts-liberation
+	test -x $(CHROMIUM)
+
+browser: $(CHROMIUM)
+
 run: venv
 	$(BIN)/threadweaver run --data-dir $(DATA_DIR)
 
@@ -51,7 +64,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck tools
+test: lint typecheck tools browser
 	$(BIN)/pytest
 
 unit: venv
