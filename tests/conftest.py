@@ -7,6 +7,7 @@ tests never pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from pipeline.stack import Endpoints
+    from tests.support.processes import Component
 
 
 def allow_postgres_in(path: Path, top: Path) -> None:
@@ -46,12 +48,13 @@ def stack_data_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
-    """The endpoints of a running, provisioned embedded stack shared by the session."""
+@contextlib.contextmanager
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Endpoints]:
+    """The endpoints of a running, provisioned embedded stack on a fresh data dir, stopped
+    at the end of the block."""
     from pipeline.stack import down, up  # noqa: PLC0415 - keeps collection light
 
-    data_dir = stack_data_dir(tmp_path_factory, "stack")
+    data_dir = stack_data_dir(tmp_path_factory, name)
     result = up(data_dir)
     try:
         yield result.state.endpoints
@@ -59,6 +62,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         down(data_dir)
 
 
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    """The embedded stack shared by the session."""
+    with embedded_stack(tmp_path_factory, "stack") as endpoints:
+        yield endpoints
+
+
 @pytest.fixture
 def settings(stack: Endpoints) -> Settings:
     return stack.settings()
+
+
+@pytest.fixture(scope="module")
+def running_worker(
+    stack: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Component]:
+    """A worker on the session's stack for the module's tests, which it must survive."""
+    from tests.support.processes import supervised, worker  # noqa: PLC0415
+
+    with supervised(worker(stack.settings(), tmp_path_factory.mktemp("worker"))) as component:
+        yield component

@@ -32,15 +32,14 @@ from pipeline.domain import Event
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record
 from pipeline.kafka.scanner import scan
+from pipeline.mirror import GROUP_ID as MIRROR_GROUP
 from pipeline.mirror.aws import dynamodb_client
-from pipeline.mirror.config import GROUP_ID as MIRROR_GROUP
 from pipeline.mirror.verify import verify as verify_mirror
 from pipeline.projector.fold import fold
 from pipeline.projector.readback import load_parked, load_views
 from pipeline.projector.verify import compare as compare_read_model
-from pipeline.settings import Settings
-from pipeline.stack import Endpoints, down, up
-from pipeline.worker.config import WorkerSettings
+from pipeline.settings import Settings, WorkerSettings
+from pipeline.stack import Endpoints
 from tests.chaos import checks
 from tests.chaos.faults import FaultScheduler, plan_faults
 from tests.chaos.load import Load
@@ -57,7 +56,7 @@ from tests.chaos.system import (
     System,
 )
 from tests.chaos.transports import HttpTransport, KafkaTransport
-from tests.conftest import stack_data_dir
+from tests.conftest import embedded_stack
 from tests.support.projector import ReadModel, create_read_model, drop_read_model
 
 SIZES = ChaosSizes.from_env()
@@ -82,12 +81,8 @@ pytestmark = [
 @pytest.fixture
 def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """A private stack: its servers are killed, which other tests must not see."""
-    data_dir = stack_data_dir(tmp_path_factory, "chaos-stack")
-    result = up(data_dir)
-    try:
-        yield result.state.endpoints
-    finally:
-        down(data_dir)
+    with embedded_stack(tmp_path_factory, "chaos-stack") as private:
+        yield private
 
 
 @contextlib.asynccontextmanager

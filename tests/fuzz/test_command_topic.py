@@ -11,10 +11,9 @@ THREADWEAVER_FUZZ_SEED which ones.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,23 +38,13 @@ from tests.fuzz.command_fates import Fate, Judged, judge
 from tests.fuzz.command_records import FreshIds, FuzzRecord, Pool, Scope, fuzz_records
 from tests.fuzz.generation import examples, fuzz_seed, generate, reproduce_with
 from tests.support.kafka import Record
-from tests.support.processes import Component, worker
+from tests.support.processes import Component
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
 
 TIMEOUT = 60.0
 CANARY_EVERY = 20
 f = CommandFactory()
-
-
-@pytest.fixture(scope="module")
-def running_worker(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Component]:
-    settings: Settings = stack.settings()
-    component = worker(settings, Path(tmp_path_factory.mktemp("fuzz-worker")))
-    component.start()
-    yield component
-    assert component.alive(), component.log_tail()
-    assert component.stop() == 0, component.log_tail()
 
 
 @dataclass(frozen=True)

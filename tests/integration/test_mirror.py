@@ -20,15 +20,15 @@ from confluent_kafka import Consumer, TopicPartition
 from pipeline.client.commands import new_id
 from pipeline.codec import encode_event
 from pipeline.kafka.offsets import end_offsets
+from pipeline.mirror import GROUP_ID
 from pipeline.mirror.aws import dynamodb_client
-from pipeline.mirror.config import GROUP_ID
 from pipeline.mirror.history import query_items
 from pipeline.settings import Settings
 from pipeline.stack.ports import free_port
 from tests.support.faulty_mirror import FAULTS_VARIABLE
 from tests.support.journal import JournalProducer, SyntheticJournal, conflicting
 from tests.support.kafka import Record, read_topic
-from tests.support.processes import THREADWEAVER, Component, component_env, launcher
+from tests.support.processes import THREADWEAVER, Component, component_env, launcher, supervised
 
 pytestmark = pytest.mark.integration
 
@@ -57,11 +57,8 @@ def dynamodb(settings: Settings) -> Any:
 
 @pytest.fixture
 def running(settings: Settings, tmp_path: Path) -> Iterator[Component]:
-    component = mirror(settings, tmp_path)
-    component.start()
-    yield component
-    assert component.alive(), component.log_tail()
-    assert component.stop() == 0, component.log_tail()
+    with supervised(mirror(settings, tmp_path)) as component:
+        yield component
 
 
 def committed(settings: Settings) -> dict[int, int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,22 +15,12 @@ from pipeline.kafka.partitioner import partition_for
 from pipeline.kafka.replies import REPLY_PARTITION_HEADER, CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from tests.support.kafka import produce_raw, read_topic
-from tests.support.processes import Component, worker
+from tests.support.processes import Component
 
 pytestmark = pytest.mark.integration
 
 R = RejectionReason
 TIMEOUT = 60.0
-
-
-@pytest.fixture(scope="module")
-def running_worker(stack: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Component]:
-    settings: Settings = stack.settings()  # type: ignore[attr-defined]
-    component = worker(settings, Path(tmp_path_factory.mktemp("worker")))
-    component.start()
-    yield component
-    assert component.alive(), component.log_tail()
-    assert component.stop() == 0, component.log_tail()
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ same record after every restart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +25,7 @@ from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from pipeline.worker.handling import shown
 from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since
-from tests.support.processes import Component, worker
+from tests.support.processes import Component
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +34,6 @@ TIMEOUT = 60.0
 CLIENT_RECORD_MAX = 1_000_000
 FRAMING = 36
 f = CommandFactory()
-
-
-@pytest.fixture(scope="module")
-def running_worker(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Component]:
-    settings: Settings = stack.settings()
-    component = worker(settings, Path(tmp_path_factory.mktemp("limits-worker")))
-    component.start()
-    yield component
-    assert component.alive(), component.log_tail()
-    assert component.stop() == 0, component.log_tail()
 
 
 def test_huge_ids_and_records_at_the_limit_are_dead_lettered(

@@ -3,13 +3,15 @@ runner (pipeline/system) with the tests' environment."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.settings import Settings
 from pipeline.system import Component, Launcher, threadweaver_command
 
-__all__ = ["THREADWEAVER", "Component", "component_env", "launcher", "worker"]
+__all__ = ["THREADWEAVER", "Component", "component_env", "launcher", "supervised", "worker"]
 
 THREADWEAVER = threadweaver_command()
 
@@ -37,3 +39,13 @@ def worker(
     return launcher(settings, data_dir).worker(
         name, data_dir=data_dir / name, runtime=runtime, metrics_port=0
     )
+
+
+@contextlib.contextmanager
+def supervised(component: Component) -> Iterator[Component]:
+    """`component` started for the block, which it must survive: alive at the end, and
+    stopped with exit code 0 (a crash in between is the test's failure, with the log)."""
+    component.start()
+    yield component
+    assert component.alive(), component.log_tail()
+    assert component.stop() == 0, component.log_tail()
