@@ -33,13 +33,12 @@ from api.openapi import build_document
 from api.queries import READ_MODEL_UNAVAILABLE
 from api.routes import ENDPOINTS, TAGS
 from api.services import Services
-from api.settings import ApiSettings
 from api.spec import starlette_endpoint
 from pipeline.client import CommandClient
 from pipeline.kafka.brokers import wait_until_reachable
 from pipeline.kafka.config import client_config
 from pipeline.kafka.security import KafkaConnection
-from pipeline.settings import PREFIX
+from pipeline.settings import ApiSettings, Settings
 
 log = logging.getLogger("threadweaver.api")
 
@@ -87,50 +86,51 @@ async def _open_pool(dsn: str, settings: ApiSettings) -> asyncpg.Pool[asyncpg.Re
 
 
 def _lifespan(
-    settings: ApiSettings,
+    settings: Settings,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    api = settings.api
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        dsn = settings.base.pg_dsn
-        if not dsn:
-            raise RuntimeError(
-                f"{PREFIX}PG_DSN is not set: the API reads the PostgreSQL read model"
-            )
+        dsn = settings.required_pg_dsn("the API (it reads the PostgreSQL read model)")
         async with AsyncExitStack() as stack:
-            pool = await _open_pool(dsn, settings)
+            pool = await _open_pool(dsn, api)
             stack.push_async_callback(pool.close)
             # An API started while Kafka restarts waits for it rather than exiting: the
             # client's start reads its reply partition's end.
-            await asyncio.to_thread(wait_until_reachable, settings.base.kafka, log)
-            client = CommandClient(settings.base, reply_partition=settings.reply_partition)
+            await asyncio.to_thread(wait_until_reachable, settings.kafka, log)
+            client = CommandClient(settings, reply_partition=api.reply_partition)
             await client.start()
             stack.push_async_callback(client.close)
             app.state.services = Services(
-                settings=settings,
+                settings=api,
                 pool=pool,
                 client=client,
-                kafka_probe=kafka_probe(settings.base.kafka, settings.base.topics.commands),
+                kafka_probe=kafka_probe(settings.kafka, settings.topics.commands),
             )
             log.info(
                 "api ready: replies partition %d, pool %d..%d",
                 client.reply_partition,
-                settings.pool_min_size,
-                settings.pool_max_size,
+                api.pool_min_size,
+                api.pool_max_size,
             )
             yield
 
     return lifespan
 
 
-def create_app(settings: ApiSettings | None = None) -> Starlette:
-    """The app; raises ValueError when it must not start (jwt mode without a usable key)."""
-    settings = settings if settings is not None else ApiSettings.from_env()
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The app; raises ValueError when it must not start (jwt mode without a usable key).
+
+    Without settings it reads them (`uvicorn --factory api.app:create_app`); `threadweaver api`
+    binds its own to the factory instead, for every worker process."""
+    settings = settings if settings is not None else Settings.from_env()
     # Before anything else: an API that cannot verify tokens must not serve at all.
-    authenticator = Authenticator(settings.auth)
+    authenticator = Authenticator(settings.api.auth)
     routes = [
         Route(
             endpoint.path,
-            starlette_endpoint(endpoint, settings.body_limit_bytes),
+            starlette_endpoint(endpoint, settings.api.body_limit_bytes),
             methods=[endpoint.method],
             name=endpoint.operation_id,
         )

@@ -21,10 +21,11 @@ from jwt.algorithms import HMACAlgorithm
 from starlette.requests import Request
 
 from api.errors import ApiError, HttpReason
-from api.settings import AUTH_MODE_ENV, JWT_KEY_ENV, JWT_KEY_FILE_ENV, AuthMode, AuthSettings
-from api.settings import JwtAlgorithm as Alg
 from pipeline.domain import Problem
 from pipeline.domain.ids import is_ulid
+from pipeline.settings import AuthMode, AuthSettings
+from pipeline.settings import JwtAlgorithm as Alg
+from pipeline.settings.api import AUTH_MODE_ENV, JWT_KEY_ENV, JWT_KEY_FILE_ENV
 
 log = logging.getLogger("threadweaver.api")
 
@@ -60,7 +61,7 @@ def verification_key(settings: AuthSettings) -> bytes | RSAPublicKey:
             f"give the {settings.algorithm} key, or set {AUTH_MODE_ENV}=disabled "
             "(development only)"
         )
-    text, name = settings.key.value, settings.key_env
+    text, name = settings.key.get_secret_value(), settings.key_env
     match settings.algorithm:
         case Alg.HS256:
             secret = text.encode()

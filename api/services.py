@@ -9,8 +9,8 @@ from typing import cast
 import asyncpg
 from starlette.requests import Request
 
-from api.settings import ApiSettings
 from pipeline.client import CommandClient
+from pipeline.settings import ApiSettings
 
 
 @dataclass(frozen=True, slots=True)

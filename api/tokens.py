@@ -10,8 +10,9 @@ import time
 import jwt
 
 from api.auth import verification_key
-from api.settings import JWT_ALGORITHM_ENV, AuthSettings, JwtAlgorithm
 from pipeline.domain.ids import is_ulid
+from pipeline.settings import AuthSettings, JwtAlgorithm
+from pipeline.settings.api import JWT_ALGORITHM_ENV
 
 DEFAULT_TTL_S = 3600
 

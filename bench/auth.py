@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 
-from api.settings import AUTH_MODE_ENV, JWT_ALGORITHM_ENV, JWT_KEY_ENV, AuthSettings
 from api.tokens import mint
+from pipeline.settings import AuthSettings
+from pipeline.settings.api import AUTH_MODE_ENV, JWT_ALGORITHM_ENV, JWT_KEY_ENV
 
 # Only ever given to the bench's own API process, on loopback; 48 bytes (HS256 wants >= 32).
 BENCH_JWT_KEY = "threadweaver-bench-only-hs256-key-not-a-secret!!"

@@ -28,9 +28,8 @@ from pipeline.domain.ids import ulid_from_parts  # noqa: E402
 from pipeline.kafka.records import Record  # noqa: E402
 from pipeline.mirror.aws import dynamodb_client  # noqa: E402
 from pipeline.mirror.batch import BatchMirror  # noqa: E402
-from pipeline.mirror.config import WriteMethod  # noqa: E402
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy  # noqa: E402
-from pipeline.settings import Settings  # noqa: E402
+from pipeline.settings import Settings, WriteMethod  # noqa: E402
 from pipeline.stack import dynamodb_server  # noqa: E402
 from pipeline.stack.dynamodb import ensure_table_with, load_definition  # noqa: E402
 from pipeline.stack.layout import Layout  # noqa: E402

@@ -1,13 +1,14 @@
 """`threadweaver api`: the HTTP API on uvicorn (THREADWEAVER_API_* environment, see README).
 
-Flags override the environment; the result is written back to the environment because
-uvicorn's worker processes build their app with `api.app:create_app()`, which reads it.
+Flags override the environment. The settings reach uvicorn's worker processes inside the app
+factory (`create_app` bound to them), which uvicorn pickles into each spawned worker: no
+worker reads the environment again, and this process's environment is left as it was.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 from pipeline.settings import PREFIX
 
 if TYPE_CHECKING:
-    from api.settings import ApiSettings
+    from pipeline.settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -36,16 +37,9 @@ def _stopped(_signum: int, _frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for Starlette, uvicorn and asyncpg.
     from api.auth import verification_key  # noqa: PLC0415
-    from api.settings import ApiSettings, AuthMode  # noqa: PLC0415
+    from pipeline.settings import AuthMode  # noqa: PLC0415
 
-    try:
-        settings = ApiSettings.from_env(base=settings_from_args(args))
-        # Refuse to start here, once, rather than in every uvicorn worker.
-        if settings.auth.mode is AuthMode.JWT:
-            verification_key(settings.auth)
-    except ValueError as exc:
-        print(f"threadweaver api: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_from_args(args)
     overrides = {
         name: value
         for name, value in (
@@ -56,19 +50,26 @@ def _run(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    settings = dataclasses.replace(settings, **overrides)
-    if not settings.base.pg_dsn:
+    settings = settings.replaced(api=settings.api.replaced(**overrides))
+    try:
+        # Refuse to start here, once, rather than in every uvicorn worker.
+        if settings.api.auth.mode is AuthMode.JWT:
+            verification_key(settings.api.auth)
+    except ValueError as exc:
+        print(f"threadweaver api: {exc}", file=sys.stderr)
+        return 2
+    if not settings.pg_dsn:
         print(
             f"threadweaver api: {PREFIX}PG_DSN is not set and no local stack was found "
             "(threadweaver stack up)",
             file=sys.stderr,
         )
         return 2
-    os.environ.update(settings.to_env())
     metrics_dir = None
-    if settings.workers > 1 and not os.environ.get(MULTIPROC_ENV):
+    if settings.api.workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Each worker process counts on its own; the shared directory lets /metrics, served
-        # by whichever worker, report the sum.
+        # by whichever worker, report the sum. prometheus_client reads its own variable in
+        # each worker process, so it is the one variable set here.
         metrics_dir = tempfile.mkdtemp(prefix="threadweaver-api-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
     signal.signal(signal.SIGTERM, _stopped)
@@ -85,7 +86,7 @@ def _token(args: argparse.Namespace) -> int:
     from pipeline.cli.dev_key import token_settings  # noqa: PLC0415
 
     try:
-        print(mint(token_settings(os.environ, args.data_dir), args.account_id, args.ttl))
+        print(mint(token_settings(args.data_dir), args.account_id, args.ttl))
     except ValueError as exc:
         print(f"threadweaver api token: {exc}", file=sys.stderr)
         return 2
@@ -104,25 +105,28 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve(settings: ApiSettings) -> int:
+def _serve(settings: Settings) -> int:
     import uvicorn  # noqa: PLC0415
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
+    from api.app import create_app  # noqa: PLC0415
+
+    api = settings.api
     config = uvicorn.Config(
-        "api.app:create_app",
+        functools.partial(create_app, settings),
         factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        access_log=settings.access_log,
+        host=api.host,
+        port=api.port,
+        workers=api.workers,
+        access_log=api.access_log,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    if settings.workers > 1:
+    if api.workers > 1:
         try:
-            sock = _listening_socket(settings.host, settings.port)
+            sock = _listening_socket(api.host, api.port)
         except OSError as exc:
-            print(f"threadweaver api: {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+            print(f"threadweaver api: {api.host}:{api.port}: {exc}", file=sys.stderr)
             return 3
         Multiprocess(config, sockets=[sock]).run()
         return 0

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from pipeline.settings import PREFIX
+from pipeline.settings import PREFIX, Settings
 
 
 def _dsn(args: argparse.Namespace) -> str | None:
     if args.dsn:
         return str(args.dsn)
-    if os.environ.get(PREFIX + "PG_DSN"):
-        return os.environ[PREFIX + "PG_DSN"]
-    from pipeline.stack.layout import default_data_dir  # noqa: PLC0415
+    settings = Settings.from_env()
+    if settings.pg_dsn:
+        return settings.pg_dsn
     from pipeline.stack.stack import read_state  # noqa: PLC0415
 
-    state = read_state(args.data_dir or default_data_dir())
+    state = read_state(args.data_dir or settings.stack.data_dir)
     return state.endpoints.pg_dsn if state is not None else None
 
 

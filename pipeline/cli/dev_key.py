@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
-from api.settings import AUTH_MODE_ENV, JWT_ALGORITHM_ENV, JWT_KEY_FILE_ENV, AuthSettings
+from pipeline.settings import AuthMode, AuthSettings, JwtAlgorithm
+from pipeline.settings.api import AUTH_MODE_ENV, JWT_ALGORITHM_ENV, JWT_KEY_FILE_ENV
 from pipeline.stack.layout import Layout, default_data_dir
 
 DEV_KEY_NAME = "api-jwt.key"
@@ -44,12 +44,12 @@ def dev_auth_env(key_file: Path) -> dict[str, str]:
     return {AUTH_MODE_ENV: "jwt", JWT_ALGORITHM_ENV: "HS256", JWT_KEY_FILE_ENV: str(key_file)}
 
 
-def token_settings(environ: Mapping[str, str], data_dir: Path | str | None) -> AuthSettings:
-    """The auth settings to mint tokens with: the environment's key (the API's), else the
+def token_settings(data_dir: Path | str | None) -> AuthSettings:
+    """The auth settings to mint tokens with: the configured key (the API's), else the
     development key of the local stack's data dir when it has one."""
-    auth = AuthSettings.from_env(environ)
+    auth = AuthSettings.from_env()
     if auth.key is None:
         key_file = dev_key_file(data_dir if data_dir is not None else default_data_dir())
         if key_file.exists():
-            auth = AuthSettings.from_env({**environ, **dev_auth_env(key_file)})
+            auth = auth.replaced(mode=AuthMode.JWT, algorithm=JwtAlgorithm.HS256, key_file=key_file)
     return auth

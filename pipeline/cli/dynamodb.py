@@ -8,7 +8,6 @@ names. Prints one JSON object; exit 0 created or present with the right key, 1 o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
@@ -23,7 +22,7 @@ def _create_table(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     if args.table:
-        settings = dataclasses.replace(settings, dynamodb_table=args.table)
+        settings = settings.replaced(dynamodb_table=args.table)
     result: dict[str, object] = {
         "table": settings.dynamodb_table,
         "region": settings.aws_region,

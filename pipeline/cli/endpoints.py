@@ -1,13 +1,11 @@
-"""Where clients find the system: flags, then the environment, then the local stack.json."""
+"""Where clients find the system: flags, then the settings (environment, .env), then the local
+stack.json."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 
 from pipeline.settings import PREFIX, Settings
-from pipeline.stack.layout import default_data_dir
 from pipeline.stack.stack import read_state
 
 
@@ -25,9 +23,10 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Raises SettingsError (the CLI answers it with exit code 2)."""
     settings = Settings.from_env()
-    if not os.environ.get(PREFIX + "BOOTSTRAP_SERVERS"):
-        state = read_state(args.data_dir or default_data_dir())
+    if "bootstrap_servers" not in settings.model_fields_set:
+        state = read_state(args.data_dir or settings.stack.data_dir)
         if state is not None:
             settings = state.endpoints.settings(settings)
     overrides: dict[str, object] = {}
@@ -35,4 +34,4 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["bootstrap_servers"] = args.bootstrap_servers
     if getattr(args, "partitions", None):
         overrides["partitions"] = args.partitions
-    return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    return settings.replaced(**overrides) if overrides else settings

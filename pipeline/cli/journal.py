@@ -7,7 +7,6 @@ Exit codes: history 0 (events printed), 1 (no events); verify 0 (no differences)
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -22,7 +21,7 @@ EXIT_OK, EXIT_FOUND_NOTHING_OR_DIFFERENCES, EXIT_INFRA = 0, 1, 3
 def _settings(args: argparse.Namespace) -> Settings:
     settings = settings_from_args(args)
     if args.table:
-        settings = dataclasses.replace(settings, dynamodb_table=args.table)
+        settings = settings.replaced(dynamodb_table=args.table)
     return settings
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from pipeline.cli import (
     api,
+    config,
     db,
     dynamodb,
     journal,
@@ -23,10 +24,24 @@ from pipeline.cli import (
     thread,
     worker,
 )
+from pipeline.settings import SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
 
-GROUPS = (stack, run, worker, thread, loadgen, api, db, projector, mirror, journal, dynamodb)
+GROUPS = (
+    stack,
+    run,
+    config,
+    worker,
+    thread,
+    loadgen,
+    api,
+    db,
+    projector,
+    mirror,
+    journal,
+    dynamodb,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except SettingsError as exc:
+        # Every command validates the whole configuration when it starts: a bad value stops
+        # it here, naming the variable and the rule.
+        print(f"threadweaver {args.command}: {exc}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,16 +17,14 @@ from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from pipeline.projector.config import ProjectorSettings
+    from pipeline.settings import Settings
 
 # The handlers import pipeline.projector lazily: other commands need not load asyncpg.
 
 
-def _settings(args: argparse.Namespace) -> ProjectorSettings:
-    from pipeline.projector.config import ProjectorSettings  # noqa: PLC0415
-
-    settings = ProjectorSettings.from_env(base=settings_from_args(args))
-    _ = settings.pg_dsn  # fail before anything starts
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_args(args)
+    settings.required_pg_dsn("the projector")  # fail before anything starts
     return settings
 
 
@@ -49,8 +47,8 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _error(str(exc), 2)
     _logging()
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")
+    if settings.projector.metrics_port:
+        start_http_server(settings.projector.metrics_port, addr="0.0.0.0")
     asyncio.run(serve(settings))
     return 0
 

@@ -55,7 +55,8 @@ def _components(layout: Layout, env: Mapping[str, str]) -> System:
 
 def _api_auth(layout: Layout, no_auth: bool) -> tuple[dict[str, str], Callable[[str], str] | None]:
     """The API's authentication environment, and how the demo gets a token of an account."""
-    from api.settings import AUTH_MODE_ENV, AuthSettings  # noqa: PLC0415
+    from pipeline.settings import AuthSettings  # noqa: PLC0415
+    from pipeline.settings.api import AUTH_MODE_ENV  # noqa: PLC0415
 
     if no_auth:
         from api.auth import DISABLED_BANNER  # noqa: PLC0415
@@ -75,7 +76,7 @@ def _api_auth(layout: Layout, no_auth: bool) -> tuple[dict[str, str], Callable[[
 
 def _without_auth_settings(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment minus the API's authentication variables, which `run` sets itself."""
-    from api.settings import AUTH_ENV_NAMES  # noqa: PLC0415
+    from pipeline.settings.api import AUTH_ENV_NAMES  # noqa: PLC0415
 
     ignored = sorted(name for name in AUTH_ENV_NAMES if name in environ)
     if ignored:
@@ -103,10 +104,13 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pipeline.settings import KafkaTuning, Settings, WorkerSettings  # noqa: PLC0415
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.layout import Layout  # noqa: PLC0415
     from pipeline.stack.stack import down, export_lines, up  # noqa: PLC0415
 
+    # The whole configuration is checked before anything starts (a bad value: exit 2).
+    settings = Settings.from_env()
     data_dir = data_dir_of(args)
     layout = Layout.of(data_dir)
     previous_int = signal.getsignal(signal.SIGINT)
@@ -141,17 +145,16 @@ def _run(args: argparse.Namespace) -> int:
             for line in export_lines(env):
                 _say(line)
             worker_env = {
-                "THREADWEAVER_WORKER_DATA_DIR": str(layout.root / "worker"),
+                WorkerSettings.variable("data_dir"): str(layout.root / "worker"),
                 # A component that died without leaving its group (a crash, a kill) keeps its
                 # partitions until its session expires: the broker's least, 6 s, not 10.
-                "THREADWEAVER_KAFKA_SESSION_TIMEOUT_S": "6",
+                KafkaTuning.variable("session_timeout_s"): "6",
             }
             auth_env, token_for = _api_auth(layout, args.no_auth)
             inherited = _without_auth_settings(os.environ)
             system = _components(layout, {**worker_env, **inherited, **env, **auth_env})
             system.start(lambda c: _say(f"started {c.name} (pid {c.pid}), log {c.log_path}"))
-            api_url = {**os.environ, **env}.get("THREADWEAVER_API_URL", "http://127.0.0.1:8000")
-            threading.Thread(target=_demo, args=(api_url, token_for), daemon=True).start()
+            threading.Thread(target=_demo, args=(settings.api_url, token_for), daemon=True).start()
             _say("running; Ctrl-C stops " + ("what was started" if not result.reused else "it"))
             while not stopping.wait(0.5):
                 exited = system.exited()

@@ -8,7 +8,6 @@ record written by an old producer can still be read by its fingerprint.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +18,9 @@ from typing import Any, Final, cast
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-SCHEMAS_DIR_ENV: Final = "THREADWEAVER_SCHEMAS_DIR"
+from pipeline.settings import Settings
+
+SCHEMAS_DIR_ENV: Final = Settings.variable("schemas_dir")
 NAMESPACE: Final = "threadweaver.v1"
 _VERSION_FILE: Final = re.compile(r"v([1-9][0-9]*)\.avsc")
 
@@ -58,13 +59,9 @@ class SchemaFamily:
 
 
 def schemas_dir() -> Path:
-    """`$THREADWEAVER_SCHEMAS_DIR`, else `schemas/` at the repository root.
-
-    The package is installed editable (`pip install -e .`), so the source tree is there; the
-    variable is for deployments that ship the schema folder elsewhere.
-    """
-    override = os.environ.get(SCHEMAS_DIR_ENV)
-    root = Path(override) if override else Path(__file__).resolve().parents[2] / "schemas"
+    """`$THREADWEAVER_SCHEMAS_DIR`, else `schemas/` at the repository root (Settings)."""
+    settings = Settings.from_env()
+    override, root = settings.schemas_dir, settings.schemas_path
     if not (root / "avro").is_dir():
         hint = f"set {SCHEMAS_DIR_ENV}" if not override else f"check {SCHEMAS_DIR_ENV}"
         raise FileNotFoundError(

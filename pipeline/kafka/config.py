@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from pipeline.kafka.security import KafkaConnection, KafkaSecurity, SaslSettings, SecurityProtocol
-from pipeline.kafka.security_env import SASL_PASSWORD_FILE
+
+# The variable that names the file (pipeline/settings/kafka.py; below the settings, so spelled
+# out here for the message).
+SASL_PASSWORD_FILE = "THREADWEAVER_KAFKA_SASL_PASSWORD_FILE"
 
 # Java-compatible partitioning: a thread id maps to the same partition whoever produced it.
 PARTITIONER = "murmur2_random"
@@ -21,7 +24,7 @@ def sasl_password(sasl: SaslSettings) -> str:
     """The literal password, or the content of the password file read now (a rotated Secret is
     picked up by the next client built)."""
     if sasl.password is not None:
-        return sasl.password.reveal()
+        return sasl.password.get_secret_value()
     assert sasl.password_file is not None
     try:
         content = Path(sasl.password_file).read_text(encoding="utf-8")
@@ -56,7 +59,7 @@ def _tls_config(security: KafkaSecurity) -> dict[str, Any]:
         "ssl.ca.location": tls.ca_location,
         "ssl.certificate.location": tls.certificate_location,
         "ssl.key.location": tls.key_location,
-        "ssl.key.password": tls.key_password.reveal() if tls.key_password else None,
+        "ssl.key.password": tls.key_password.get_secret_value() if tls.key_password else None,
     }
     return {
         "ssl.endpoint.identification.algorithm": tls.endpoint_identification.value,

@@ -33,7 +33,7 @@ def ssl_context(tls: TlsSettings) -> ssl.SSLContext:
         context.load_cert_chain(
             tls.certificate_location,
             tls.key_location,
-            password=tls.key_password.reveal() if tls.key_password else None,
+            password=tls.key_password.get_secret_value() if tls.key_password else None,
         )
     match tls.endpoint_identification:
         case EndpointIdentification.HTTPS:

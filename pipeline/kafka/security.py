@@ -1,14 +1,17 @@
 """How a client secures its Kafka connections: TLS (mutual or not), SASL/SCRAM, or neither.
 
-A plain value: the environment is parsed in pipeline/kafka/security_env.py, the librdkafka keys
-are built in pipeline/kafka/config.py and the Faust credentials in pipeline/kafka/faust_auth.py.
-Nothing here reads a file or opens a connection.
+A plain value: the environment is parsed by the settings (pipeline/settings/kafka.py), the
+librdkafka keys are built in pipeline/kafka/config.py and the Faust credentials in
+pipeline/kafka/faust_auth.py. Nothing here reads a file or opens a connection. Secrets are
+pydantic's SecretStr, the one secret type of the project: masked in every repr and str.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from pydantic import SecretStr
 
 
 class SecurityProtocol(Enum):
@@ -38,21 +41,6 @@ class EndpointIdentification(Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Secret:
-    """A value that never shows in a repr, a str or a log line; `reveal()` hands it out."""
-
-    _value: str
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-
 @dataclass(frozen=True, slots=True)
 class TlsSettings:
     """Files in PEM. Without a CA file the system's trust store verifies the brokers; without
@@ -61,7 +49,7 @@ class TlsSettings:
     ca_location: str | None = None
     certificate_location: str | None = None
     key_location: str | None = None
-    key_password: Secret | None = None
+    key_password: SecretStr | None = None
     endpoint_identification: EndpointIdentification = EndpointIdentification.HTTPS
 
     def __post_init__(self) -> None:
@@ -77,7 +65,7 @@ class SaslSettings:
     time a client is built, so a rotated password is picked up by the next client)."""
 
     username: str
-    password: Secret | None = None
+    password: SecretStr | None = None
     password_file: str | None = None
     mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
 

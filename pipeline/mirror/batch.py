@@ -15,7 +15,6 @@ from pipeline.codec import decode_event
 from pipeline.domain import Event
 from pipeline.kafka.records import Record
 from pipeline.mirror import metrics
-from pipeline.mirror.config import WriteMethod
 from pipeline.mirror.items import (
     EVENT_ID,
     JOURNAL_OFFSET,
@@ -45,6 +44,7 @@ from pipeline.mirror.records import (
 )
 from pipeline.mirror.retry import Deadline
 from pipeline.mirror.writer import ItemError, WriteReport
+from pipeline.settings import WriteMethod
 
 log = logging.getLogger(__name__)
 

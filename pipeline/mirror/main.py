@@ -21,43 +21,41 @@ from prometheus_client import start_http_server
 from pipeline.kafka.batch_loop import BatchLoop, Membership, member_consumer
 from pipeline.kafka.crash import crash
 from pipeline.kafka.records import Record
-from pipeline.mirror import metrics
+from pipeline.mirror import GROUP_ID, metrics
 from pipeline.mirror.aws import dynamodb_client
 from pipeline.mirror.batch import BatchMirror
-from pipeline.mirror.config import GROUP_ID, MirrorSettings
 from pipeline.mirror.deadletters import DeadLetterProducer
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
+from pipeline.settings import Settings
 
 log = logging.getLogger("threadweaver.mirror")
 
 
 def build(
-    settings: MirrorSettings, prepare_client: Callable[[Any], None] | None = None
+    settings: Settings, prepare_client: Callable[[Any], None] | None = None
 ) -> tuple[BatchLoop, DynamoWriter, DeadLetterProducer]:
     """The mirror's loop and what it writes through. `prepare_client` sees the DynamoDB
     client before anything uses it (the tests' fault injection, tests/support)."""
-    base = settings.base
-    client = dynamodb_client(
-        base, pool=settings.concurrency + 2, timeout_s=settings.request_timeout_s
-    )
+    own = settings.mirror
+    client = dynamodb_client(settings, pool=own.concurrency + 2, timeout_s=own.request_timeout_s)
     if prepare_client is not None:
         prepare_client(client)
-    policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_cap_s)
-    writer = DynamoWriter(client, base.dynamodb_table, policy, settings.concurrency)
+    policy = RetryPolicy(own.max_attempts, own.backoff_base_s, own.backoff_cap_s)
+    writer = DynamoWriter(client, settings.dynamodb_table, policy, own.concurrency)
     dead_letters = DeadLetterProducer(
-        base.kafka, base.topics.events_conflicts, f"{GROUP_ID}-{os.getpid()}"
+        settings.kafka, settings.topics.events_conflicts, f"{GROUP_ID}-{os.getpid()}"
     )
-    mirror = BatchMirror(writer, dead_letters, settings.write_method, settings.retry_deadline_s)
+    mirror = BatchMirror(writer, dead_letters, own.write_method, own.retry_deadline_s)
     consumer = member_consumer(
-        base.kafka,
+        settings.kafka,
         Membership(
             GROUP_ID,
             f"{GROUP_ID}-{os.getpid()}",
-            settings.session_timeout_s,
-            settings.heartbeat_interval_s,
-            settings.group_instance_id,
+            settings.kafka_tuning.session_timeout_s,
+            settings.kafka_tuning.heartbeat_interval_s,
+            own.group_instance_id,
             # A batch may retry until its deadline: stay in the group meanwhile.
-            max_poll_interval_s=max(300.0, settings.retry_deadline_s + 60.0),
+            max_poll_interval_s=max(300.0, own.retry_deadline_s + 60.0),
         ),
     )
 
@@ -69,9 +67,9 @@ def build(
 
     loop = BatchLoop(
         consumer,
-        base.topics.events,
+        settings.topics.events,
         handle,
-        batch_max=settings.batch_max,
+        batch_max=own.batch_max,
         what="journal",
         first_timeout_s=0.5,
         on_commit_refused=_commit_refused,
@@ -106,23 +104,23 @@ def _stopper(loop: BatchLoop, signum: int) -> Callable[[], None]:
 
 
 def main(prepare_client: Callable[[Any], None] | None = None) -> NoReturn:
-    settings = MirrorSettings.from_env()
+    settings = Settings.from_env()
+    own = settings.mirror
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # DEBUG for our loggers only: botocore's would log every request.
     for name in ("pipeline", "threadweaver"):
-        logging.getLogger(name).setLevel(settings.log_level)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")
-    base = settings.base
+        logging.getLogger(name).setLevel(own.log_level)
+    if own.metrics_port:
+        start_http_server(own.metrics_port, addr="0.0.0.0")
     log.info(
         "mirroring %s to DynamoDB table %s (%s%s), %s writes, batches of %d, %d in flight",
-        base.topics.events,
-        base.dynamodb_table,
-        base.aws_region,
-        f", endpoint {base.dynamodb_endpoint}" if base.dynamodb_endpoint else "",
-        settings.write_method.value,
-        settings.batch_max,
-        settings.concurrency,
+        settings.topics.events,
+        settings.dynamodb_table,
+        settings.aws_region,
+        f", endpoint {settings.dynamodb_endpoint}" if settings.dynamodb_endpoint else "",
+        own.write_method.value,
+        own.batch_max,
+        own.concurrency,
     )
     loop, writer, dead_letters = build(settings, prepare_client)
     asyncio.run(_serve(loop))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from pipeline.projector.config import ProjectorSettings
+from pipeline.settings import Settings
 
 
-async def connect(settings: ProjectorSettings, role: str) -> asyncpg.Connection:
+async def connect(settings: Settings, role: str) -> asyncpg.Connection:
     return await asyncpg.connect(
-        settings.pg_dsn,
+        settings.required_pg_dsn("the projector"),
         timeout=10.0,
         server_settings={"application_name": f"threadweaver-{role}"},
     )

@@ -29,10 +29,10 @@ from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.scanner import PartitionScanner
 from pipeline.projector import guard
-from pipeline.projector.config import ProjectorSettings
 from pipeline.projector.database import connect
 from pipeline.projector.executor import Executor
 from pipeline.projector.processor import BatchProcessor, BatchReport
+from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,14 @@ class RebuildReport:
 
 
 async def rebuild(
-    settings: ProjectorSettings,
+    base: Settings,
     *,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RebuildReport:
-    base = settings.base
+    settings = base.projector
     topic = base.topics.events
-    conn = await connect(settings, "projector-rebuild")
+    conn = await connect(base, "projector-rebuild")
     try:
         if not await guard.try_exclusive(conn):
             raise RebuildRefusedError(

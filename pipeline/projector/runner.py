@@ -22,10 +22,10 @@ from pipeline.kafka.crash import crash
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record
 from pipeline.projector import guard, metrics
-from pipeline.projector.config import ProjectorSettings
 from pipeline.projector.database import connect, is_connection_loss
 from pipeline.projector.executor import Executor
 from pipeline.projector.processor import BatchProcessor, BatchReport
+from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 RECONNECT_START_S = 0.25
@@ -64,7 +64,7 @@ class ProgressLog:
 
 
 class ProjectorRunner:
-    def __init__(self, settings: ProjectorSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._stop = asyncio.Event()
 
@@ -96,9 +96,9 @@ class ProjectorRunner:
                 delay = min(delay * 2, RECONNECT_CAP_S)
 
     async def _run_connected(self) -> None:
-        settings = self._settings
-        base = settings.base
-        conn = await connect(settings, "projector")
+        base = self._settings
+        settings, tuning = base.projector, base.kafka_tuning
+        conn = await connect(base, "projector")
         try:
             if not await guard.hold_shared(conn, self._stop):
                 return
@@ -108,8 +108,8 @@ class ProjectorRunner:
                 Membership(
                     settings.group_id,
                     client_id,
-                    settings.session_timeout_s,
-                    settings.heartbeat_interval_s,
+                    tuning.session_timeout_s,
+                    tuning.heartbeat_interval_s,
                 ),
             )
             producer = AsyncProducer(base.kafka, client_id=client_id)
@@ -155,7 +155,7 @@ def _commit_refused(exc: KafkaException) -> None:
     log.warning("offset commit refused (%s); the batch will be read again", exc)
 
 
-async def serve(settings: ProjectorSettings) -> None:
+async def serve(settings: Settings) -> None:
     runner = ProjectorRunner(settings)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

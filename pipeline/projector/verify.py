@@ -16,10 +16,10 @@ from pipeline.domain.events import Event
 from pipeline.domain.ids import ThreadId
 from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.scanner import PartitionScanner
-from pipeline.projector.config import ProjectorSettings
 from pipeline.projector.database import connect
 from pipeline.projector.fold import Folded, ThreadView, fold, keyable
 from pipeline.projector.readback import load_parked, load_thread_ids, load_views
+from pipeline.settings import Settings
 
 # Throw-away groups (assign() only, never committed), under the projector's group prefix so
 # that the projector's KafkaUser covers them.
@@ -94,13 +94,12 @@ def compare(
 
 
 def read_events(
-    settings: ProjectorSettings,
+    base: Settings,
     thread_ids: Collection[ThreadId] | None,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Event]:
     """Every decodable journal event (of `thread_ids`, if given), in journal order."""
-    base = settings.base
     ends = end_offsets(base.kafka, base.topics.events, range(base.partitions))
     if on_total is not None:
         on_total(sum(ends.values()))
@@ -110,7 +109,7 @@ def read_events(
         group_id=f"{VERIFY_GROUP_PREFIX}{uuid.uuid4()}",
         starts=dict.fromkeys(ends, 0),
         ends=ends,
-        batch_max=settings.batch_max,
+        batch_max=base.projector.batch_max,
     )
     wanted = set(thread_ids) if thread_ids is not None else None
     events: list[Event] = []
@@ -132,7 +131,7 @@ def read_events(
 
 
 async def verify(
-    settings: ProjectorSettings,
+    settings: Settings,
     thread_ids: Collection[ThreadId] | None = None,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,

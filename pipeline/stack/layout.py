@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA_DIR_ENV = "THREADWEAVER_DATA_DIR"
-DEFAULT_DATA_DIR = ".data"
+from pipeline.settings import StackSettings
+
+DATA_DIR_ENV = StackSettings.variable("data_dir")
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+    return StackSettings.from_env().data_dir
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
+from pipeline.settings import StackSettings
 from pipeline.stack.aio import run_sync
 from pipeline.stack.errors import StackError
 from pipeline.stack.layout import Layout
@@ -34,7 +35,7 @@ from pipeline.stack.readiness import wait_until_answers
 NAME = "postgres"
 SUPERUSER = "postgres"
 DATABASE = "threadweaver"
-RUN_AS_ENV = "THREADWEAVER_PG_OS_USER"
+RUN_AS_ENV = StackSettings.variable("pg_os_user")
 # Tried in order when we run as root; none is created for us.
 CANDIDATE_ACCOUNTS = ("threadweaver", "postgres", "nobody")
 
@@ -80,7 +81,7 @@ def run_as() -> RunAs | None:
     """
     if os.geteuid() != 0:
         return None
-    wanted = os.environ.get(RUN_AS_ENV)
+    wanted = StackSettings.from_env().pg_os_user
     for name in (wanted,) if wanted else CANDIDATE_ACCOUNTS:
         try:
             entry = pwd.getpwnam(name)

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pipeline
 from pipeline.settings import Settings
 from pipeline.stack import dynamodb, topics
 from pipeline.stack.errors import StackError
 from pipeline.stack.migrate import apply_migrations_sync
 
-SCHEMAS_ENV = "THREADWEAVER_SCHEMAS_DIR"
+SCHEMAS_ENV = Settings.variable("schemas_dir")
 
 
 def schemas_dir() -> Path:
     """schemas/ of the source tree (next to the pipeline package), unless overridden."""
-    override = os.environ.get(SCHEMAS_ENV)
-    path = Path(override) if override else Path(pipeline.__file__).resolve().parents[1] / "schemas"
+    path = Settings.from_env().schemas_path
     if not (path / "sql").is_dir() or not (path / "dynamodb").is_dir():
         raise StackError(f"no schemas/sql and schemas/dynamodb under {path} (set {SCHEMAS_ENV})")
     return path

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.kafka.security import KafkaConnection
-from pipeline.settings import Settings
+from pipeline.settings import KafkaSecuritySettings, Settings
 from pipeline.stack import broker, dynamodb_server, postgres
 from pipeline.stack.errors import StackError
 from pipeline.stack.layout import Layout
@@ -73,10 +73,9 @@ class Endpoints:
         return KafkaConnection.plaintext(self.bootstrap_servers)
 
     def settings(self, base: Settings | None = None) -> Settings:
-        return dataclasses.replace(
-            base or Settings.from_env(),
+        return (base or Settings.from_env()).replaced(
             bootstrap_servers=self.bootstrap_servers,
-            kafka_security=self.kafka.security,
+            kafka_security=KafkaSecuritySettings(),
             pg_dsn=self.pg_dsn,
             dynamodb_endpoint=self.dynamodb_endpoint,
             aws_region=self.aws_region,

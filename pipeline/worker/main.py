@@ -13,8 +13,8 @@ from faust import Worker
 from prometheus_client import start_http_server
 
 from pipeline.kafka.brokers import wait_until_reachable
+from pipeline.settings import Settings, WorkerRuntime
 from pipeline.worker.app import build_app
-from pipeline.worker.config import WorkerSettings
 from pipeline.worker.runner import serve
 
 
@@ -29,13 +29,13 @@ def _dump_tasks(_signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> NoReturn:
-    settings = WorkerSettings.from_env()
+    settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")
+    if settings.worker.metrics_port:
+        start_http_server(settings.worker.metrics_port, addr="0.0.0.0")
     signal.signal(signal.SIGUSR1, _dump_tasks)
-    wait_until_reachable(settings.base.kafka, logging.getLogger("threadweaver.worker"))
-    if settings.runtime == "faust":
+    wait_until_reachable(settings.kafka, logging.getLogger("threadweaver.worker"))
+    if settings.worker.runtime is WorkerRuntime.FAUST:
         app = build_app(settings)
         Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     asyncio.run(serve(settings))

@@ -15,41 +15,41 @@ import signal
 
 from pipeline.kafka.batch_loop import BatchLoop, Membership, member_consumer
 from pipeline.kafka.crash import crash
+from pipeline.settings import Settings
 from pipeline.worker import metrics
 from pipeline.worker.batch import BatchExecutor
-from pipeline.worker.config import WorkerSettings
 from pipeline.worker.wiring import build_executor
 
 log = logging.getLogger(__name__)
 
 
 async def _warm_standbys(
-    executor: BatchExecutor, settings: WorkerSettings, stopping: asyncio.Event
+    executor: BatchExecutor, settings: Settings, stopping: asyncio.Event
 ) -> None:
     while not stopping.is_set():
-        await executor.warm_standbys(settings.base.partitions)
+        await executor.warm_standbys(settings.partitions)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), settings.standby_interval_s)
+            await asyncio.wait_for(stopping.wait(), settings.worker.standby_interval_s)
 
 
-async def serve(settings: WorkerSettings) -> None:
-    base = settings.base
+async def serve(settings: Settings) -> None:
+    worker, tuning = settings.worker, settings.kafka_tuning
     executor, producer, store = build_executor(settings)
     consumer = member_consumer(
-        base.kafka,
+        settings.kafka,
         Membership(
-            settings.group_id,
-            f"{settings.group_id}-{os.getpid()}",
-            settings.session_timeout_s,
-            settings.heartbeat_interval_s,
-            settings.group_instance_id,
+            worker.group_id,
+            f"{worker.group_id}-{os.getpid()}",
+            tuning.session_timeout_s,
+            tuning.heartbeat_interval_s,
+            worker.group_instance_id,
         ),
     )
     loop = BatchLoop(
         consumer,
-        base.topics.commands,
+        settings.topics.commands,
         executor.process,
-        batch_max=settings.batch_max,
+        batch_max=worker.batch_max,
         on_revoked=executor.forget,
         on_lag=lambda partition, lag: metrics.CONSUMER_LAG.labels(str(partition)).set(lag),
         what="command",
@@ -59,7 +59,7 @@ async def serve(settings: WorkerSettings) -> None:
         running.add_signal_handler(signum, loop.stop)
     standby = (
         asyncio.create_task(_warm_standbys(executor, settings, loop.stopping))
-        if settings.standby_replicas > 0
+        if worker.standby_replicas > 0
         else None
     )
     try:

@@ -7,8 +7,8 @@ import os
 from typing import NamedTuple
 
 from pipeline.kafka.producer import AsyncProducer
+from pipeline.settings import Settings
 from pipeline.worker.batch import BatchExecutor
-from pipeline.worker.config import WorkerSettings
 from pipeline.worker.journal import KafkaJournal
 from pipeline.worker.records import WORKER_PRODUCER_CONFIG
 from pipeline.worker.states import ThreadStates, journal_catch_up
@@ -21,17 +21,17 @@ class ExecutorParts(NamedTuple):
     store: ThreadStore
 
 
-def build_executor(settings: WorkerSettings) -> ExecutorParts:
-    base = settings.base
+def build_executor(settings: Settings) -> ExecutorParts:
+    worker = settings.worker
     producer = AsyncProducer(
-        base.kafka, client_id=f"{settings.group_id}-{os.getpid()}", **WORKER_PRODUCER_CONFIG
+        settings.kafka, client_id=f"{worker.group_id}-{os.getpid()}", **WORKER_PRODUCER_CONFIG
     )
-    store = ThreadStore(settings.data_dir / "threads")
-    journal = KafkaJournal(base.kafka, base.topics.events)
+    store = ThreadStore(worker.data_dir / "threads")
+    journal = KafkaJournal(settings.kafka, settings.topics.events)
     executor = BatchExecutor(
         states=ThreadStates(store, journal_catch_up(store, journal)),
         producer=producer,
-        topics=base.topics,
-        partitions=base.partitions,
+        topics=settings.topics,
+        partitions=settings.partitions,
     )
     return ExecutorParts(executor, producer, store)

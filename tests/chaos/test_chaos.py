@@ -32,15 +32,14 @@ from pipeline.domain import Event
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record
 from pipeline.kafka.scanner import scan
+from pipeline.mirror import GROUP_ID as MIRROR_GROUP
 from pipeline.mirror.aws import dynamodb_client
-from pipeline.mirror.config import GROUP_ID as MIRROR_GROUP
 from pipeline.mirror.verify import verify as verify_mirror
 from pipeline.projector.fold import fold
 from pipeline.projector.readback import load_parked, load_views
 from pipeline.projector.verify import compare as compare_read_model
-from pipeline.settings import Settings
+from pipeline.settings import Settings, WorkerSettings
 from pipeline.stack import Endpoints
-from pipeline.worker.config import WorkerSettings
 from tests.chaos import checks
 from tests.chaos.faults import FaultScheduler, plan_faults
 from tests.chaos.load import Load

@@ -9,22 +9,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.client.client import REPLIES_GROUP
-from pipeline.kafka.security_env import (
-    SASL_PASSWORD,
-    SASL_PASSWORD_FILE,
-    SASL_USERNAME,
-    SECURITY_PROTOCOL,
-    SSL_CA_LOCATION,
-    SSL_CERTIFICATE_LOCATION,
-    SSL_KEY_LOCATION,
-)
-from pipeline.mirror.config import GROUP_ID as MIRROR_GROUP
-from pipeline.projector.config import DEFAULT_GROUP_ID as PROJECTOR_GROUP
+from pipeline.mirror import GROUP_ID as MIRROR_GROUP
 from pipeline.projector.verify import VERIFY_GROUP_PREFIX
-from pipeline.settings import Settings
-from pipeline.worker.config import WorkerSettings
+from pipeline.settings import KafkaSecuritySettings, Settings, WorkerSettings
+from pipeline.settings.components import DEFAULT_PROJECTOR_GROUP_ID as PROJECTOR_GROUP
 from pipeline.worker.journal import JOURNAL_READER_GROUP
 from tests.deploy.support import Manifest, containers, pod_spec
+
+SASL_PASSWORD = KafkaSecuritySettings.variable("sasl_password")
+SASL_PASSWORD_FILE = KafkaSecuritySettings.variable("sasl_password_file")
+SASL_USERNAME = KafkaSecuritySettings.variable("sasl_username")
+SECURITY_PROTOCOL = KafkaSecuritySettings.variable("security_protocol")
+SSL_CA_LOCATION = KafkaSecuritySettings.variable("ssl_ca_location")
+SSL_CERTIFICATE_LOCATION = KafkaSecuritySettings.variable("ssl_certificate_location")
+SSL_KEY_LOCATION = KafkaSecuritySettings.variable("ssl_key_location")
 
 KAFKA_CLIENT_LABEL = "threadweaver.io/kafka-client"
 TLS_PROTOCOLS = ("SSL", "SASL_SSL")

@@ -17,12 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from api.settings import ApiSettings
-from pipeline.codec.schemas import SCHEMAS_DIR_ENV
-from pipeline.mirror.config import MirrorSettings
-from pipeline.projector.config import ProjectorSettings
-from pipeline.settings import Settings
-from pipeline.worker.config import WorkerSettings
+from pipeline.settings.doc import variable_names
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
@@ -130,44 +125,14 @@ def policy_violations(objects: list[Manifest]) -> list[str]:
     return problems
 
 
-class RecordingEnv(Mapping[str, str]):
-    """An empty environment that remembers every name a settings class asks for."""
-
-    def __init__(self) -> None:
-        self.asked: set[str] = set()
-
-    def __getitem__(self, key: str) -> str:
-        self.asked.add(key)
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.asked.add(key)
-        return default
-
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, str):
-            self.asked.add(key)
-        return False
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 # Read by libraries, not by our settings classes: the AWS SDK's credential chain (DynamoDB
 # Local takes any credentials).
 THIRD_PARTY_ENV = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
 
 
-@functools.cache
 def settings_env_names() -> frozenset[str]:
-    """Every environment name the settings classes read, found by asking them."""
-    env = RecordingEnv()
-    for settings in (Settings, WorkerSettings, MirrorSettings, ProjectorSettings, ApiSettings):
-        settings.from_env(env)
-    return frozenset(env.asked | {SCHEMAS_DIR_ENV})
+    """Every environment name the settings tree reads (pipeline/settings)."""
+    return variable_names()
 
 
 def env_names_of_container(container: Mapping[str, Any]) -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from api.auth import TokenVerifier
-from api.settings import AuthMode, AuthSettings, JwtAlgorithm
+from pipeline.settings import AuthMode, AuthSettings, JwtAlgorithm
 from tests.deploy.support import OVERLAYS, ROOT, Manifest, containers, render
 
 pytestmark = pytest.mark.deploy
@@ -24,7 +24,7 @@ def test_compose_runs_the_api_with_authentication() -> None:
     # The API would start with it (length, not a PEM), and the value says what it is.
     TokenVerifier(auth)
     assert auth.key is not None
-    assert "NOT-A-SECRET" in auth.key.value
+    assert "NOT-A-SECRET" in auth.key.get_secret_value()
     for name, service in doc["services"].items():
         if name != "api":
             assert not any("JWT" in key for key in service.get("environment", {})), name

@@ -8,7 +8,7 @@ import yaml
 
 from bench import capacity
 from bench.config import BenchConfig
-from pipeline.worker.config import WorkerSettings
+from pipeline.settings import WorkerSettings
 from tests.deploy.support import OVERLAYS, ROOT, render
 
 pytestmark = pytest.mark.deploy

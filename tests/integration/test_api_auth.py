@@ -24,15 +24,15 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 from api.routes import ENDPOINTS
 from api.schema import Array, Object, String
-from api.settings import AuthMode, AuthSettings, JwtAlgorithm, Secret
 from api.spec import Endpoint
 from pipeline.client.commands import new_id
 from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.security import KafkaConnection
-from pipeline.settings import Settings
+from pipeline.settings import AuthMode, AuthSettings, JwtAlgorithm, Settings
 from tests.support.api import api_client, api_settings
 from tests.support.auth import bearer, token_for
 from tests.support.projector import ReadModel, create_read_model, drop_read_model
@@ -160,7 +160,7 @@ async def test_rs256_tokens_of_the_issuer_read_the_read_model(
     thread = await insert_thread(db, admin, [member])
     auth = AuthSettings(
         algorithm=JwtAlgorithm.RS256,
-        key=Secret(public_pem),
+        key=SecretStr(public_pem),
         issuer="https://id.example",
         audience="threadweaver",
     )

@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 from pipeline.client.commands import new_id
 from pipeline.codec import encode_event
 from pipeline.kafka.offsets import end_offsets
+from pipeline.mirror import GROUP_ID
 from pipeline.mirror.aws import dynamodb_client
-from pipeline.mirror.config import GROUP_ID
 from pipeline.mirror.history import query_items
 from pipeline.settings import Settings
 from pipeline.stack.ports import free_port

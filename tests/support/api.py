@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from api.settings import ApiSettings
-from pipeline.settings import Settings
+from pipeline.settings import ApiSettings, Settings
 from pipeline.stack.ports import free_port
 from pipeline.system import System
 from tests.support.auth import api_auth_env, auth_settings
@@ -23,13 +22,13 @@ from tests.support.projector import ReadModel, projector
 START_TIMEOUT_S = 90.0
 
 
-def api_settings(base: Settings, **overrides: Any) -> ApiSettings:
-    """API settings on `base` that accept the test tokens (`tests.support.auth`)."""
-    return ApiSettings(base=base, **{"auth": auth_settings(), **overrides})
+def api_settings(base: Settings, **overrides: Any) -> Settings:
+    """`base` with API settings that accept the test tokens (`tests.support.auth`)."""
+    return base.replaced(api=ApiSettings(**{"auth": auth_settings(), **overrides}))
 
 
 @asynccontextmanager
-async def api_client(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -11,7 +11,8 @@ from typing import Any
 
 import jwt
 
-from api.settings import API_PREFIX, AuthSettings
+from pipeline.settings import AuthSettings
+from pipeline.settings.api import API_PREFIX
 
 # Tests only; 48 bytes, more than the 32 HS256 asks for (RFC 7518 §3.2).
 TEST_JWT_KEY = "threadweaver-tests-only-hs256-key-not-a-secret!!"

@@ -5,7 +5,6 @@ matter), the projector as a process, and waiting for / comparing the read model.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from collections.abc import Collection, Mapping
@@ -66,7 +65,7 @@ def create_read_model(settings: Settings, label: str, *, migrate: bool = True) -
 
     run_sync(create)
     return ReadModel(
-        dataclasses.replace(settings, pg_dsn=_with_database(settings.pg_dsn, database)),
+        settings.replaced(pg_dsn=_with_database(settings.pg_dsn, database)),
         group_id=f"tests-projector-{label}-{uuid.uuid4().hex[:8]}",
         database=database,
     )

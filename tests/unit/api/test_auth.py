@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,11 +20,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.auth import TokenVerifier
 from api.errors import ApiError
-from api.settings import ApiSettings, AuthMode, AuthSettings, JwtAlgorithm, Secret
+from pipeline.settings import ApiSettings, AuthMode, AuthSettings, JwtAlgorithm, Settings
 from tests.support.auth import TEST_JWT_KEY, auth_settings, bearer, token_for
 from tests.support.builders import ALICE, BOB, THREAD
 
@@ -38,7 +39,7 @@ PAST_AUTH = 422
 
 @asynccontextmanager
 async def serving(auth: AuthSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiSettings(auth=auth))
+    app = create_app(Settings(api=ApiSettings(auth=auth)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
         yield http
@@ -91,7 +92,7 @@ def rsa_keys() -> tuple[rsa.RSAPrivateKey, str]:
 
 
 def rs256_settings(public_pem: str, **fields: Any) -> AuthSettings:
-    return AuthSettings(algorithm=JwtAlgorithm.RS256, key=Secret(public_pem), **fields)
+    return AuthSettings(algorithm=JwtAlgorithm.RS256, key=SecretStr(public_pem), **fields)
 
 
 @pytest.fixture
@@ -223,7 +224,7 @@ async def test_rs256_accepts_the_issuers_tokens_only(
 
 async def test_issuer_and_audience_are_checked_when_set() -> None:
     auth = AuthSettings(
-        key=Secret(TEST_JWT_KEY), issuer="https://id.example", audience="threadweaver"
+        key=SecretStr(TEST_JWT_KEY), issuer="https://id.example", audience="threadweaver"
     )
     async with serving(auth) as http:
         good = {"iss": "https://id.example", "aud": "threadweaver"}
@@ -293,40 +294,47 @@ async def test_disabled_mode_warns_and_requires_account_id(
     ("auth", "message"),
     [
         (AuthSettings(), "THREADWEAVER_API_JWT_KEY nor THREADWEAVER_API_JWT_KEY_FILE is set"),
-        (AuthSettings(key=Secret("short")), "THREADWEAVER_API_JWT_KEY must be at least 32 bytes"),
         (
-            AuthSettings(key=Secret("x" * 20), key_file="/run/secrets/jwt"),
-            "THREADWEAVER_API_JWT_KEY_FILE must be at least 32 bytes",
+            AuthSettings(key=SecretStr("short")),
+            "THREADWEAVER_API_JWT_KEY must be at least 32 bytes",
         ),
         (
-            AuthSettings(algorithm=JwtAlgorithm.RS256, key=Secret(TEST_JWT_KEY)),
+            AuthSettings(algorithm=JwtAlgorithm.RS256, key=SecretStr(TEST_JWT_KEY)),
             "RSA public key in PEM",
         ),
     ],
 )
 def test_the_app_refuses_to_start_without_a_usable_key(auth: AuthSettings, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        create_app(ApiSettings(auth=auth))
+        create_app(Settings(api=ApiSettings(auth=auth)))
+
+
+def test_a_key_read_from_a_file_is_named_by_its_file_variable(tmp_path: Path) -> None:
+    key_file = tmp_path / "jwt"
+    key_file.write_text("x" * 20 + "\n")
+    auth = AuthSettings(key_file=key_file)
+    with pytest.raises(ValueError, match="THREADWEAVER_API_JWT_KEY_FILE must be at least 32 bytes"):
+        create_app(Settings(api=ApiSettings(auth=auth)))
 
 
 def test_key_confusion_is_refused_at_start(rsa_keys: tuple[rsa.RSAPrivateKey, str]) -> None:
     private, public_pem = rsa_keys
     # The public key configured as an HS256 secret would let anyone sign.
     with pytest.raises(ValueError, match="asymmetric key, not an HS256 secret"):
-        create_app(ApiSettings(auth=AuthSettings(key=Secret(public_pem))))
+        create_app(Settings(api=ApiSettings(auth=AuthSettings(key=SecretStr(public_pem)))))
     private_pem = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
     with pytest.raises(ValueError, match="a private key does not belong in the API"):
-        create_app(ApiSettings(auth=rs256_settings(private_pem)))
+        create_app(Settings(api=ApiSettings(auth=rs256_settings(private_pem))))
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     small_pem = small.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
     with pytest.raises(ValueError, match="1024-bit RSA key"):
-        create_app(ApiSettings(auth=rs256_settings(small_pem)))
+        create_app(Settings(api=ApiSettings(auth=rs256_settings(small_pem))))
 
 
 def test_the_verifier_answers_the_tokens_account(rsa_keys: tuple[rsa.RSAPrivateKey, str]) -> None:
@@ -338,7 +346,7 @@ def test_the_verifier_answers_the_tokens_account(rsa_keys: tuple[rsa.RSAPrivateK
 
 def test_a_remembered_token_is_refused_once_it_expires() -> None:
     """Verified tokens are remembered (issue 7), but never past their expiry."""
-    verifier = TokenVerifier(replace(auth_settings(), leeway_s=0))
+    verifier = TokenVerifier(auth_settings().replaced(leeway_s=0))
     expires = int(time.time()) + 2
     token = token_for(BOB, exp=expires)
     assert verifier.account_of(token) == BOB

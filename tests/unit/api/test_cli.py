@@ -12,10 +12,11 @@ import jwt
 import pytest
 
 from api.auth import TokenVerifier
-from api.settings import AUTH_ENV_NAMES, AuthSettings
 from pipeline.cli.api import _listening_socket
 from pipeline.cli.dev_key import dev_auth_env, ensure_dev_key
 from pipeline.cli.main import build_parser, main
+from pipeline.settings import AuthSettings
+from pipeline.settings.api import AUTH_ENV_NAMES
 from tests.support.auth import TEST_JWT_KEY, api_auth_env
 from tests.support.builders import ALICE, BOB
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.settings import ApiSettings
+from pipeline.settings import ApiSettings, Settings
 from tests.support.auth import auth_settings, bearer
 from tests.support.builders import ALICE, BOB, THREAD
 
@@ -23,7 +23,7 @@ LIMIT = 2_000
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiSettings(body_limit_bytes=LIMIT, auth=auth_settings()))
+    app = create_app(Settings(api=ApiSettings(body_limit_bytes=LIMIT, auth=auth_settings())))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://api", headers=bearer(ALICE)

@@ -14,9 +14,9 @@ from api.app import create_app
 from api.openapi import build_document
 from api.routes import ENDPOINTS, TAGS
 from api.schema import ULID_EXAMPLE, Object
-from api.settings import ApiSettings
 from api.spec import Endpoint
 from pipeline.domain import Problem
+from pipeline.settings import ApiSettings, Settings
 from tests.support.auth import auth_settings
 
 pytestmark = pytest.mark.unit
@@ -66,7 +66,7 @@ def test_every_route_of_the_table_and_of_the_contract_is_documented() -> None:
 
 
 def test_the_app_serves_exactly_the_table() -> None:
-    app = create_app(ApiSettings(auth=auth_settings()))
+    app = create_app(Settings(api=ApiSettings(auth=auth_settings())))
     served = {
         (method, route.path)  # type: ignore[attr-defined]
         for route in app.routes

@@ -1,4 +1,4 @@
-"""THREADWEAVER_API_* settings."""
+"""THREADWEAVER_API_* settings (the `api` section of the settings tree)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import ApiSettings, AuthMode, JwtAlgorithm
+from pipeline.settings import AuthMode, JwtAlgorithm, Settings
 
 pytestmark = pytest.mark.unit
 
 
 def test_defaults() -> None:
-    settings = ApiSettings.from_env({})
+    settings = Settings.from_env({}).api
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
     assert settings.min_version_wait_s == 2.0
     assert settings.body_limit_bytes == 1_048_576
@@ -29,14 +29,15 @@ def test_environment_round_trip() -> None:
         "THREADWEAVER_API_ACCESS_LOG": "true",
         "THREADWEAVER_PG_DSN": "postgresql://x/y",
     }
-    settings = ApiSettings.from_env(env)
+    tree = Settings.from_env(env)
+    settings = tree.api
     assert settings.port == 9000
     assert settings.workers == 4
     assert settings.min_version_wait_s == 0.5
     assert settings.reply_partition == 2
     assert settings.access_log
-    assert settings.base.pg_dsn == "postgresql://x/y"
-    assert ApiSettings.from_env(settings.to_env()) == settings
+    assert tree.pg_dsn == "postgresql://x/y"
+    assert Settings.from_env({**tree.to_env(), **settings.to_env()}) == tree
 
 
 @pytest.mark.parametrize(
@@ -50,11 +51,11 @@ def test_environment_round_trip() -> None:
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ApiSettings.from_env({f"THREADWEAVER_API_{name}": value})
+        Settings.from_env({f"THREADWEAVER_API_{name}": value})
 
 
 def test_auth_defaults_to_jwt_hs256_without_a_key() -> None:
-    auth = ApiSettings.from_env({}).auth
+    auth = Settings.from_env({}).api.auth
     assert (auth.mode, auth.algorithm, auth.key) == (AuthMode.JWT, JwtAlgorithm.HS256, None)
     assert (auth.issuer, auth.audience, auth.leeway_s) == (None, None, 30.0)
 
@@ -69,12 +70,12 @@ def test_auth_environment_round_trip_and_the_key_never_shows(tmp_path: Path) -> 
         "THREADWEAVER_API_JWT_AUDIENCE": "threadweaver",
         "THREADWEAVER_API_JWT_LEEWAY_S": "5",
     }
-    settings = ApiSettings.from_env(env)
+    settings = Settings.from_env(env).api
     auth = settings.auth
     assert auth.key is not None
-    assert auth.key.value == secret
+    assert auth.key.get_secret_value() == secret
     assert (auth.issuer, auth.audience, auth.leeway_s) == ("https://id.example", "threadweaver", 5)
-    assert ApiSettings.from_env(settings.to_env()) == settings
+    assert Settings.from_env(settings.to_env()).api == settings
     assert secret not in repr(settings)
     assert secret not in str(auth.key)
     assert secret not in f"{auth.key}"
@@ -82,11 +83,11 @@ def test_auth_environment_round_trip_and_the_key_never_shows(tmp_path: Path) -> 
     # From a file (a mounted Secret): passed on as the file, trailing newline dropped.
     key_file = tmp_path / "jwt.key"
     key_file.write_text(secret + "\n")
-    from_file = ApiSettings.from_env({"THREADWEAVER_API_JWT_KEY_FILE": str(key_file)})
+    from_file = Settings.from_env({"THREADWEAVER_API_JWT_KEY_FILE": str(key_file)}).api
     assert from_file.auth.key == auth.key
     assert from_file.auth.key_env == "THREADWEAVER_API_JWT_KEY_FILE"
     assert secret not in "".join(from_file.to_env().values())
-    assert ApiSettings.from_env(from_file.to_env()) == from_file
+    assert Settings.from_env(from_file.to_env()).api == from_file
 
 
 @pytest.mark.parametrize(
@@ -104,11 +105,11 @@ def test_auth_environment_round_trip_and_the_key_never_shows(tmp_path: Path) -> 
 )
 def test_bad_auth_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ApiSettings.from_env({f"THREADWEAVER_API_{k}": v for k, v in env.items()})
+        Settings.from_env({f"THREADWEAVER_API_{k}": v for k, v in env.items()})
 
 
 def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n")
     with pytest.raises(ValueError, match=r"THREADWEAVER_API_JWT_KEY_FILE: .* is empty"):
-        ApiSettings.from_env({"THREADWEAVER_API_JWT_KEY_FILE": str(empty)})
+        Settings.from_env({"THREADWEAVER_API_JWT_KEY_FILE": str(empty)})

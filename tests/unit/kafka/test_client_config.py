@@ -10,6 +10,7 @@ from typing import Any
 import faust
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from pydantic import SecretStr
 
 from pipeline.kafka.config import client_config, consumer_config, producer_config
 from pipeline.kafka.faust_auth import broker_credentials
@@ -19,7 +20,6 @@ from pipeline.kafka.security import (
     KafkaSecurity,
     SaslMechanism,
     SaslSettings,
-    Secret,
     SecurityProtocol,
     TlsSettings,
 )
@@ -33,7 +33,7 @@ MUTUAL_TLS = TlsSettings(
     certificate_location="/user/user.crt",
     key_location="/user/user.key",
 )
-SCRAM = SaslSettings("threadweaver-worker", password=Secret("pw"))
+SCRAM = SaslSettings("threadweaver-worker", password=SecretStr("pw"))
 
 
 def config_of(security: KafkaSecurity) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def test_tls_without_client_certificate_or_ca() -> None:
 
 
 def test_key_password() -> None:
-    tls = TlsSettings(certificate_location="/c", key_location="/k", key_password=Secret("kp"))
+    tls = TlsSettings(certificate_location="/c", key_location="/k", key_password=SecretStr("kp"))
     assert config_of(KafkaSecurity(SecurityProtocol.SSL, tls=tls))["ssl.key.password"] == "kp"
 
 
@@ -86,7 +86,7 @@ def test_scram_over_tls() -> None:
 
 
 def test_scram_without_tls() -> None:
-    sasl = SaslSettings("u", password=Secret("pw"), mechanism=SaslMechanism.SCRAM_SHA_256)
+    sasl = SaslSettings("u", password=SecretStr("pw"), mechanism=SaslMechanism.SCRAM_SHA_256)
     assert config_of(KafkaSecurity(SecurityProtocol.SASL_PLAINTEXT, sasl=sasl)) == {
         "bootstrap.servers": BROKERS,
         "security.protocol": "sasl_plaintext",
@@ -113,7 +113,7 @@ def test_faust_gets_no_credentials_for_plaintext() -> None:
 
 
 def test_faust_gets_scram_credentials() -> None:
-    sasl = SaslSettings("u", password=Secret("pw"), mechanism=SaslMechanism.SCRAM_SHA_256)
+    sasl = SaslSettings("u", password=SecretStr("pw"), mechanism=SaslMechanism.SCRAM_SHA_256)
     credentials = broker_credentials(KafkaSecurity(SecurityProtocol.SASL_PLAINTEXT, sasl=sasl))
     assert isinstance(credentials, faust.SASLCredentials)
     # What faust-streaming hands to every aiokafka client it builds.

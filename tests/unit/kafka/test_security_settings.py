@@ -1,17 +1,17 @@
-"""THREADWEAVER_KAFKA_* connection security in the shared Settings: parsing, validation, secrecy."""
+"""THREADWEAVER_KAFKA_* connection security in the settings tree: parsing, validation, secrecy."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
+from pydantic import SecretStr
 
 from pipeline.kafka.security import (
     EndpointIdentification,
     KafkaSecurity,
     SaslMechanism,
     SaslSettings,
-    Secret,
     SecurityProtocol,
     TlsSettings,
 )
@@ -39,13 +39,13 @@ SCRAM = {
 
 def test_plaintext_by_default() -> None:
     settings = Settings.from_env({})
-    assert settings.kafka_security == KafkaSecurity(SecurityProtocol.PLAINTEXT, None, None)
+    assert settings.kafka.security == KafkaSecurity(SecurityProtocol.PLAINTEXT, None, None)
     assert settings.kafka.bootstrap_servers == settings.bootstrap_servers
-    assert settings.kafka.security is settings.kafka_security
+    assert settings.kafka.security == settings.kafka_security.value
 
 
 def test_mutual_tls() -> None:
-    security = Settings.from_env(MUTUAL_TLS).kafka_security
+    security = Settings.from_env(MUTUAL_TLS).kafka.security
     assert security == KafkaSecurity(
         SecurityProtocol.SSL,
         tls=TlsSettings(
@@ -58,9 +58,9 @@ def test_mutual_tls() -> None:
 
 
 def test_scram_over_tls_defaults_to_sha_512() -> None:
-    security = Settings.from_env(SCRAM).kafka_security
+    security = Settings.from_env(SCRAM).kafka.security
     assert security.protocol is SecurityProtocol.SASL_SSL
-    assert security.sasl == SaslSettings("threadweaver-api", password=Secret(PASSWORD))
+    assert security.sasl == SaslSettings("threadweaver-api", password=SecretStr(PASSWORD))
     assert security.sasl.mechanism is SaslMechanism.SCRAM_SHA_512
     assert security.tls == TlsSettings(ca_location="/etc/threadweaver/kafka-ca/ca.crt")
 
@@ -72,7 +72,7 @@ def test_names_and_choices_are_case_insensitive() -> None:
         K + "SASL_MECHANISM": "scram-sha-256",
         K + "SSL_ENDPOINT_IDENTIFICATION": "NONE",
     }
-    security = Settings.from_env(env).kafka_security
+    security = Settings.from_env(env).kafka.security
     assert security.protocol is SecurityProtocol.SASL_SSL
     assert security.sasl is not None
     assert security.sasl.mechanism is SaslMechanism.SCRAM_SHA_256
@@ -82,7 +82,7 @@ def test_names_and_choices_are_case_insensitive() -> None:
 
 def test_blank_values_count_as_unset() -> None:
     env = {K + "SECURITY_PROTOCOL": "", K + "SSL_CA_LOCATION": "", K + "SASL_USERNAME": ""}
-    assert Settings.from_env(env).kafka_security == KafkaSecurity()
+    assert Settings.from_env(env).kafka.security == KafkaSecurity()
 
 
 @pytest.mark.parametrize(
@@ -124,9 +124,9 @@ def test_secrets_never_show_in_reprs() -> None:
     for text in (repr(settings), str(settings), f"{settings.kafka}", repr(settings.kafka_security)):
         assert PASSWORD not in text
         assert KEY_PASSWORD not in text
-    assert settings.kafka_security.sasl is not None
-    assert settings.kafka_security.sasl.password is not None
-    assert settings.kafka_security.sasl.password.reveal() == PASSWORD
+    assert settings.kafka.security.sasl is not None
+    assert settings.kafka.security.sasl.password is not None
+    assert settings.kafka.security.sasl.password.get_secret_value() == PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -193,11 +193,11 @@ def test_bad_combinations_name_the_variable(env: dict[str, str], message: str) -
         lambda: KafkaSecurity(SecurityProtocol.SSL),
         lambda: KafkaSecurity(SecurityProtocol.PLAINTEXT, tls=TlsSettings()),
         lambda: KafkaSecurity(SecurityProtocol.SASL_SSL, tls=TlsSettings()),
-        lambda: KafkaSecurity(SecurityProtocol.PLAINTEXT, sasl=SaslSettings("u", Secret("p"))),
+        lambda: KafkaSecurity(SecurityProtocol.PLAINTEXT, sasl=SaslSettings("u", SecretStr("p"))),
         lambda: TlsSettings(certificate_location="/c"),
-        lambda: TlsSettings(key_password=Secret("p")),
+        lambda: TlsSettings(key_password=SecretStr("p")),
         lambda: SaslSettings("u"),
-        lambda: SaslSettings("u", Secret("p"), password_file="/p"),
+        lambda: SaslSettings("u", SecretStr("p"), password_file="/p"),
     ],
 )
 def test_the_model_refuses_inconsistent_values(build: Callable[[], object]) -> None:

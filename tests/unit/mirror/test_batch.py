@@ -9,9 +9,9 @@ import pytest
 
 from pipeline.codec import encode_event
 from pipeline.mirror.batch import BatchMirror, BatchOutcome
-from pipeline.mirror.config import WriteMethod
 from pipeline.mirror.items import key_of, to_item
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
+from pipeline.settings import WriteMethod
 from tests.support.builders import THREAD
 from tests.unit.mirror.support import FakeDynamoDB, Letters, client_error, event, record
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.codec import encode_event
-from pipeline.mirror.config import MirrorSettings, WriteMethod
 from pipeline.mirror.history import entry_json, history
 from pipeline.mirror.items import to_item
+from pipeline.settings import Settings, WriteMethod
 from tests.support.builders import THREAD, ulid
 from tests.support.mirror_faults import FaultSpec, parse_faults
 from tests.unit.mirror.support import FakeDynamoDB, event
@@ -33,11 +33,11 @@ def test_history_pages_through_a_thread_from_a_seq_nr() -> None:
 
 
 def test_settings_defaults_and_overrides() -> None:
-    defaults = MirrorSettings.from_env({})
-    assert defaults.metrics_port == 9465
-    assert defaults.write_method is WriteMethod.BATCH
-    assert defaults.base.dynamodb_table == "threadweaver-journal"
-    custom = MirrorSettings.from_env(
+    defaults = Settings.from_env({})
+    assert defaults.mirror.metrics_port == 9465
+    assert defaults.mirror.write_method is WriteMethod.BATCH
+    assert defaults.dynamodb_table == "threadweaver-journal"
+    custom = Settings.from_env(
         {
             "THREADWEAVER_MIRROR_METRICS_PORT": "0",
             "THREADWEAVER_MIRROR_WRITE_METHOD": "conditional",
@@ -46,9 +46,14 @@ def test_settings_defaults_and_overrides() -> None:
             "THREADWEAVER_DYNAMODB_ENDPOINT": "http://127.0.0.1:1",
         }
     )
-    assert (custom.metrics_port, custom.batch_max, custom.session_timeout_s) == (0, 10, 6.0)
-    assert custom.write_method is WriteMethod.CONDITIONAL
-    assert custom.base.dynamodb_endpoint == "http://127.0.0.1:1"
+    mirror = custom.mirror
+    assert (mirror.metrics_port, mirror.batch_max, custom.kafka_tuning.session_timeout_s) == (
+        0,
+        10,
+        6.0,
+    )
+    assert mirror.write_method is WriteMethod.CONDITIONAL
+    assert custom.dynamodb_endpoint == "http://127.0.0.1:1"
 
 
 @pytest.mark.parametrize(
@@ -57,7 +62,7 @@ def test_settings_defaults_and_overrides() -> None:
 )
 def test_bad_settings_are_named(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"THREADWEAVER_MIRROR_{name}"):
-        MirrorSettings.from_env({f"THREADWEAVER_MIRROR_{name}": value})
+        Settings.from_env({f"THREADWEAVER_MIRROR_{name}": value})
 
 
 def test_fault_spec() -> None:

@@ -16,7 +16,6 @@ from pipeline.kafka.dead_letters import REASON_HEADER
 from pipeline.kafka.records import Record
 from pipeline.mirror import items
 from pipeline.mirror.batch import BatchMirror
-from pipeline.mirror.config import WriteMethod
 from pipeline.mirror.items import Item, item_digest, item_size, to_item
 from pipeline.mirror.records import DeadLetterReason, dead_letter_headers
 from pipeline.mirror.verify import (
@@ -33,6 +32,7 @@ from pipeline.mirror.verify import (
     scan_digests,
 )
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
+from pipeline.settings import WriteMethod
 from tests.support.builders import ALICE, T0, THREAD, ulid
 from tests.support.journal import SyntheticJournal
 from tests.unit.mirror.support import TOPIC, FakeDynamoDB, Letters, event, record

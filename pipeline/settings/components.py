@@ -1,0 +1,136 @@
+"""THREADWEAVER_WORKER_*, THREADWEAVER_MIRROR_*, THREADWEAVER_PROJECTOR_*: each component's
+own settings (the shared ones and Kafka's are in tree.py and kafka.py)."""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from pipeline.settings.base import PREFIX, Section, choice
+
+# Metrics ports: 0 turns the endpoint off.
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class WorkerRuntime(StrEnum):
+    """Both run the same executor (ADR 0002)."""
+
+    FAUST = "faust"
+    CONFLUENT = "confluent"
+
+
+class WorkerSettings(Section):
+    """`standby_replicas` > 0: each worker keeps warm copies of the partitions it does not
+    own (so a cluster of N workers has N - 1 standbys of each partition)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "WORKER_")
+
+    data_dir: Path = Field(default=Path(".data/worker"), description="RocksDB cache of the worker")
+    metrics_port: Port = Field(
+        default=9464, description="Prometheus metrics of the worker (0 = off)"
+    )
+    batch_max: int = Field(default=1000, ge=1, description="commands per batch at most")
+    batch_within_s: float = Field(
+        default=0.005, ge=0, description="how long the Faust runtime waits to fill a batch"
+    )
+    group_instance_id: str | None = Field(
+        default=None, description="static group membership (k8s: the pod name; both runtimes)"
+    )
+    runtime: Annotated[WorkerRuntime, choice(WorkerRuntime)] = Field(
+        default=WorkerRuntime.FAUST,
+        description="`faust` (a Faust agent; what compose, k8s and the bench run by default) or "
+        "`confluent` (a plain consumer loop); same executor (ADR 0002)",
+    )
+    # One group per system, whichever runtime its workers run.
+    group_id: str = Field(default="threadweaver-worker", description="the workers' consumer group")
+    standby_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="> 0: keep warm copies of partitions owned by other workers",
+    )
+    standby_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the standby copies are refreshed"
+    )
+
+
+class WriteMethod(Enum):
+    """How new items reach DynamoDB (measured in docs/adr/0005-journal-mirror.md)."""
+
+    # BatchGetItem (consistent) for what is stored, then BatchWriteItem for what is new.
+    BATCH = "batch"
+    # One PutItem per item, conditional on the key being absent.
+    CONDITIONAL = "conditional"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class MirrorSettings(Section):
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "MIRROR_")
+
+    metrics_port: Port = Field(
+        default=9465, description="Prometheus metrics of the mirror (0 = off)"
+    )
+    batch_max: int = Field(default=2000, ge=1, description="journal records per batch at most")
+    concurrency: int = Field(default=4, ge=1, description="DynamoDB requests in flight")
+    write_method: Annotated[WriteMethod, choice(WriteMethod)] = Field(
+        default=WriteMethod.BATCH,
+        description="`batch` (BatchGetItem + BatchWriteItem) or `conditional` (PutItem if "
+        "absent); ADR 0005",
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="refusals of one item by DynamoDB before it is dead-lettered"
+    )
+    backoff_base_s: float = Field(
+        default=0.05, ge=0, description="retry backoff (full jitter): base"
+    )
+    backoff_cap_s: float = Field(default=5.0, ge=0, description="retry backoff: cap")
+    retry_deadline_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="past it, a batch still failing exits the process (code 70) uncommitted",
+    )
+    request_timeout_s: float = Field(
+        default=10.0, gt=0, description="DynamoDB connect/read timeout"
+    )
+    group_instance_id: str | None = Field(default=None, description="static group membership")
+    log_level: str = Field(default="INFO", description="log level of the mirror's own loggers")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_level(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            level = raw.strip().upper()
+            if level not in LOG_LEVELS:
+                raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+            return level
+        return raw
+
+
+DEFAULT_PROJECTOR_GROUP_ID = "threadweaver-projector"
+
+
+class ProjectorSettings(Section):
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "PROJECTOR_")
+
+    # One consumer group per read model: a second database (a test, a blue/green rebuild)
+    # needs its own group, or the two would share committed offsets.
+    group_id: str = Field(
+        default=DEFAULT_PROJECTOR_GROUP_ID,
+        description="consumer group: one per read-model database",
+    )
+    metrics_port: Port = Field(
+        default=9466, description="Prometheus metrics of the projector (0 = off)"
+    )
+    batch_max: int = Field(
+        default=2000, ge=1, description="journal records per transaction at most"
+    )
+    log_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="how often the projector logs throughput and lag (0 = never)",
+    )
