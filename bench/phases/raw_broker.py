@@ -16,8 +16,8 @@ from bench.processes import finish_child, start_child
 from bench.report import Figure
 from pipeline.codec import encode_command, encode_event, encode_reply
 from pipeline.domain import Accepted, DecisionContext, Thread, decide, replay
-from pipeline.kafka.replies import CommandAccepted
 from pipeline.stack.topics import TopicSpec, ensure_topics
+from pipeline.worker.handling import reply_for
 
 PHASE = "1 raw broker"
 
@@ -44,14 +44,7 @@ def typical_sizes(samples: int = 2_000) -> tuple[int, int, int]:
         decision = decide(state, command, context)
         command_sizes.append(len(encode_command(command)))
         if isinstance(decision, Accepted) and decision.events:
-            reply = CommandAccepted(
-                command_id=command.command_id,
-                thread_id=command.thread_id,
-                version=decision.version,
-                event_ids=decision.event_ids,
-                message_ids=decision.message_ids,
-            )
-            reply_sizes.append(len(encode_reply(reply)))
+            reply_sizes.append(len(encode_reply(reply_for(command, decision))))
             event_sizes.extend(len(encode_event(e)) for e in decision.events)
             states[model.thread_id] = replay(decision.events, state)
 

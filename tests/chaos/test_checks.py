@@ -16,28 +16,15 @@ import pytest
 from pipeline.codec import encode_event, encode_reply
 from pipeline.domain import Accepted, Event, MemberIdsJoined
 from pipeline.kafka.records import Record
-from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.mirror.verify import JournalFold, compare_table
 from pipeline.projector.fold import fold
 from pipeline.projector.verify import VerifyReport
+from pipeline.worker.handling import reply_for
 from tests.chaos import checks
 from tests.chaos.outcomes import Entry, Ledger, Outcome, difference
 from tests.chaos.scenario import Planned, Scenario, ThreadCase
 
 pytestmark = pytest.mark.unit
-
-
-def reply_to(planned: Planned) -> Reply:
-    command, decision = planned.command, planned.expected
-    if isinstance(decision, Accepted):
-        return CommandAccepted(
-            command.command_id,
-            command.thread_id,
-            decision.version,
-            decision.event_ids,
-            decision.message_ids,
-        )
-    return CommandRejected(command.command_id, command.thread_id, decision.reason, decision.message)
 
 
 @dataclasses.dataclass
@@ -85,7 +72,7 @@ def good_run() -> Run:
         if build is not None:
             planned = build(case)
         assert planned is not None
-        reply = reply_to(planned)
+        reply = reply_for(planned.command, planned.expected)
         ledger.record(Entry(planned, Outcome.of_reply(reply), 1, 0.0))
         replies[planned.command.command_id] = {encode_reply(reply)}
         if isinstance(planned.expected, Accepted):

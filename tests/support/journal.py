@@ -13,7 +13,6 @@ from pipeline.client.commands import new_id
 from pipeline.client.loadgen import Mix, ThreadModel
 from pipeline.codec import encode_event
 from pipeline.domain import (
-    Accepted,
     Command,
     Event,
     LeaveAdministratorIds,
@@ -22,24 +21,13 @@ from pipeline.domain import (
 from pipeline.kafka.config import producer_config
 from pipeline.kafka.partitioner import partition_for
 from pipeline.kafka.records import Record
-from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
+from pipeline.kafka.replies import Reply
 from pipeline.kafka.security import KafkaConnection
 from pipeline.projector.records import JournalEvent
+from pipeline.worker.handling import reply_for
 from tests.support.builders import Aggregate
 
 JOURNAL = "threadweaver.thread-events"
-
-
-def reply_of(command: Command, decision: object) -> Reply:
-    if isinstance(decision, Accepted):
-        return CommandAccepted(
-            command.command_id,
-            command.thread_id,
-            decision.version,
-            decision.event_ids,
-            decision.message_ids,
-        )
-    return CommandRejected(command.command_id, command.thread_id, decision.reason, decision.message)  # type: ignore[attr-defined]
 
 
 class SyntheticJournal:
@@ -60,7 +48,7 @@ class SyntheticJournal:
         before = len(aggregate.events)
         decision = aggregate.handle(command)
         self.events.extend(aggregate.events[before:])
-        return reply_of(command, decision)
+        return reply_for(command, decision)
 
     def create_threads(self, count: int) -> None:
         for _ in range(count):
