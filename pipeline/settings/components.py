@@ -7,7 +7,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from pipeline.settings.base import PREFIX, Section, choice
@@ -66,7 +66,12 @@ class WriteMethod(Enum):
     CONDITIONAL = "conditional"
 
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
 
 
 class MirrorSettings(Section):
@@ -98,17 +103,9 @@ class MirrorSettings(Section):
         default=10.0, gt=0, description="DynamoDB connect/read timeout"
     )
     group_instance_id: str | None = Field(default=None, description="static group membership")
-    log_level: str = Field(default="INFO", description="log level of the mirror's own loggers")
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _known_level(cls, raw: object) -> object:
-        if isinstance(raw, str):
-            level = raw.strip().upper()
-            if level not in LOG_LEVELS:
-                raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
-            return level
-        return raw
+    log_level: Annotated[LogLevel, choice(LogLevel)] = Field(
+        default=LogLevel.INFO, description="log level of the mirror's own loggers"
+    )
 
 
 DEFAULT_PROJECTOR_GROUP_ID = "threadweaver-projector"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import annotated_types
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
@@ -80,13 +81,37 @@ def _default(variable: Variable) -> str:
     return f"`{_shown(default)}`"
 
 
+def _kind(annotation: Any) -> str:
+    """The value's type, in words, from a field annotation (Optional unwrapped)."""
+    members = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
+    inner = members[0] if len(members) == 1 else annotation
+    if isinstance(inner, type) and issubclass(inner, Enum):
+        return " or ".join(f"`{m.value}`" for m in inner)
+    names = {bool: "true/false", int: "integer", float: "number", Path: "path", str: "text"}
+    return names.get(inner, "secret" if inner is SecretStr else "text")
+
+
+def allowed(variable: Variable) -> str:
+    """What a value must be: its kind and bounds, from the model (what validation checks)."""
+    info = variable.info
+    words = [_kind(info.annotation)]
+    signs = {
+        annotated_types.Ge: (">=", "ge"),
+        annotated_types.Gt: (">", "gt"),
+        annotated_types.Le: ("<=", "le"),
+        annotated_types.Lt: ("<", "lt"),
+    }
+    for constraint in info.metadata:
+        for kind, (sign, attribute) in signs.items():
+            if isinstance(constraint, kind):
+                words.append(f"{sign} {_shown(getattr(constraint, attribute))}")
+    return ", ".join(words)
+
+
 def table() -> str:
-    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    for variable in variables():
-        meaning = variable.info.description or ""
-        if variable.secret:
-            meaning += " (secret)"
-        rows.append(f"| `{variable.name}` | {_default(variable)} | {meaning} |")
+    rows = ["| Variable | Default | Value | Meaning |", "|---|---|---|---|"]
+    for v in variables():
+        rows.append(f"| `{v.name}` | {_default(v)} | {allowed(v)} | {v.info.description} |")
     return "\n".join(rows)
 
 
@@ -138,7 +163,7 @@ def effective(
         if variable.name in from_env:
             source = "environment"
         elif variable.name in from_dotenv:
-            source = f".env ({env_file})"
+            source = ".env"
         else:
             source = "default"
         if file_path is not None:

@@ -65,8 +65,8 @@ class KafkaSecuritySettings(Section):
 
     security_protocol: Annotated[SecurityProtocol, choice(SecurityProtocol)] = Field(
         default=SecurityProtocol.PLAINTEXT,
-        description="`PLAINTEXT`, `SSL` (TLS; mutual with a certificate and key), "
-        "`SASL_PLAINTEXT` or `SASL_SSL`, for every Kafka client of every component (ADR 0009)",
+        description="TLS (`SSL`: mutual with a certificate and key), SASL/SCRAM, both or "
+        "neither, for every Kafka client of every component (ADR 0009)",
     )
     ssl_ca_location: str | None = Field(
         default=None,
@@ -90,7 +90,7 @@ class KafkaSecuritySettings(Section):
         "chain is checked",
     )
     sasl_mechanism: Annotated[SaslMechanism, choice(SaslMechanism)] = Field(
-        default=SaslMechanism.SCRAM_SHA_512, description="`SCRAM-SHA-512` or `SCRAM-SHA-256`"
+        default=SaslMechanism.SCRAM_SHA_512, description="the SCRAM mechanism"
     )
     sasl_username: str | None = Field(default=None, description="the SCRAM user")
     sasl_password: SecretStr | None = Field(
