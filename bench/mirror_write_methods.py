@@ -11,7 +11,6 @@ events again (a restart that re-reads uncommitted records: everything is a dupli
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import socket
 import sys
 import tempfile
@@ -89,9 +88,7 @@ def free_port() -> int:
 
 
 def run(endpoint: str, events: int, concurrencies: list[int]) -> None:
-    settings = dataclasses.replace(
-        Settings(), dynamodb_endpoint=endpoint, dynamodb_table="bench-journal"
-    )
+    settings = Settings(dynamodb_endpoint=endpoint, dynamodb_table="bench-journal")
     client = dynamodb_client(settings, pool=max(concurrencies) + 2)
     definition = load_definition(ROOT / "schemas/dynamodb/journal-table.json", "bench-journal")
     ensure_table_with(client, definition)
