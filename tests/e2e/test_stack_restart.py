@@ -26,7 +26,7 @@ from pipeline.stack.stack import read_state
 from pipeline.system import System
 from tests.conftest import stack_data_dir
 from tests.support.auth import api_auth_env
-from tests.support.processes import THREADWEAVER, launcher, worker
+from tests.support.processes import launcher, threadweaver, worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -34,14 +34,7 @@ CLI_TIMEOUT_S = 300.0
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*THREADWEAVER, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
+    return threadweaver(*args, env=env, timeout=CLI_TIMEOUT_S)
 
 
 class World:

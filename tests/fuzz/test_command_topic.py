@@ -29,7 +29,6 @@ from pipeline.kafka.dead_letters import (
     SOURCE_PARTITION_HEADER,
     SOURCE_TOPIC_HEADER,
 )
-from pipeline.kafka.partitioner import partition_for
 from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from pipeline.worker.handling import shown
@@ -37,7 +36,7 @@ from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since
 from tests.fuzz.command_fates import Fate, Judged, judge
 from tests.fuzz.command_records import FreshIds, FuzzRecord, Pool, Scope, fuzz_records
 from tests.fuzz.generation import examples, fuzz_seed, generate, reproduce_with
-from tests.support.kafka import Record
+from tests.support.kafka import Record, thread_in
 from tests.support.processes import Component
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.integration]
@@ -67,7 +66,7 @@ def create_pool(client: SyncCommandClient, partitions: int) -> Pool:
     thread_ids: list[str] = []
     admins: list[str] = []
     for partition in range(partitions):
-        thread = next(t for t in iter(new_id, None) if partition_for(t, partitions) == partition)
+        thread = thread_in(partition, partitions)
         admin = new_id()
         accepted(client.send(f.create_thread(admin, "fuzz pool", thread_id=thread), TIMEOUT))
         thread_ids.append(thread)

@@ -28,7 +28,7 @@ from pipeline.stack.ports import free_port
 from tests.support.faulty_mirror import FAULTS_VARIABLE
 from tests.support.journal import JournalProducer, SyntheticJournal, conflicting
 from tests.support.kafka import Record, read_topic
-from tests.support.processes import THREADWEAVER, Component, component_env, launcher, supervised
+from tests.support.processes import Component, component_env, launcher, supervised, threadweaver
 
 pytestmark = pytest.mark.integration
 
@@ -98,15 +98,8 @@ def dead_letters(settings: Settings) -> list[Record]:
     )
 
 
-def threadweaver(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*THREADWEAVER, *args],
-        env=component_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return threadweaver(*args, env=component_env(settings), timeout=300)
 
 
 def test_duplicates_conflicts_and_poison_records(
@@ -142,12 +135,12 @@ def test_duplicates_conflicts_and_poison_records(
     assert letters[garbage].headers["threadweaver-source-topic"] == settings.topics.events.encode()
 
     # The read side, through the command line.
-    history = threadweaver(settings, "journal", "history", thread, "--from-seq", "2")
+    history = cli(settings, "journal", "history", thread, "--from-seq", "2")
     assert history.returncode == 0, history.stderr
     lines = [json.loads(line) for line in history.stdout.splitlines()]
     assert [line["event_id"] for line in lines] == [e.event_id for e in rest]
     assert [line["seq_nr"] for line in lines] == list(range(2, len(rest) + 2))
-    nothing = threadweaver(settings, "journal", "history", new_id())
+    nothing = cli(settings, "journal", "history", new_id())
     assert nothing.returncode == 1
 
 
@@ -310,7 +303,7 @@ def test_exactly_once_per_key_under_sigkill(
     print("\nkills:\n  " + "\n  ".join(kills))
     assert code == 0, component.log_tail()
 
-    verify = threadweaver(settings, "journal", "verify", "--json")
+    verify = cli(settings, "journal", "verify", "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     report = json.loads(verify.stdout)
     assert report["differences"] == 0, report
@@ -320,7 +313,7 @@ def test_exactly_once_per_key_under_sigkill(
 
 def test_create_table_command(settings: Settings, dynamodb: Any) -> None:
     name = f"threadweaver-journal-{new_id().lower()}"
-    created = threadweaver(settings, "dynamodb", "create-table", "--table", name, "--poll-s", "0.2")
+    created = cli(settings, "dynamodb", "create-table", "--table", name, "--poll-s", "0.2")
     assert created.returncode == 0, created.stdout + created.stderr
     assert json.loads(created.stdout) == {
         "table": name,
@@ -328,7 +321,7 @@ def test_create_table_command(settings: Settings, dynamodb: Any) -> None:
         "endpoint": settings.dynamodb_endpoint,
         "created": True,
     }
-    again = threadweaver(settings, "dynamodb", "create-table", "--table", name)
+    again = cli(settings, "dynamodb", "create-table", "--table", name)
     assert json.loads(again.stdout)["created"] is False
     keys = dynamodb.describe_table(TableName=name)["Table"]["KeySchema"]
     assert {(k["AttributeName"], k["KeyType"]) for k in keys} == {

@@ -17,39 +17,22 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from pipeline import domain
 from pipeline.client.commands import new_id
 from pipeline.codec import encode_event
-from pipeline.domain import (
-    Accepted,
-    AddMessages,
-    CreateThread,
-    DestroyThread,
-    Event,
-    EventBody,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    MemberIdsJoined,
-    MessagesAdded,
-    NewMessage,
-    RemoveMessages,
-    ThreadCreated,
-)
-from pipeline.domain.events import AddedMessage
+from pipeline.domain import Accepted, AddedMessage, Event, EventBody, NewMessage
 from pipeline.kafka.dead_letters import (
     REASON_HEADER,
     SOURCE_TOPIC_HEADER,
 )
-from pipeline.kafka.partitioner import partition_for
 from pipeline.projector.fold import fold
 from pipeline.settings import Settings
 from pipeline.stack.migrate import discover
 from pipeline.stack.provision import schemas_dir
 from tests.support.builders import Aggregate, command
 from tests.support.journal import JournalProducer, SyntheticJournal, conflicting
-from tests.support.kafka import read_topic
-from tests.support.processes import THREADWEAVER, Component, component_env
+from tests.support.kafka import read_topic, thread_in
+from tests.support.processes import Component, component_env, threadweaver
 from tests.support.projector import (
     ReadModel,
     assert_read_model_equals_fold,
@@ -90,15 +73,7 @@ def producer(read_model: ReadModel) -> JournalProducer:
 
 
 def cli(model: ReadModel, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    env = component_env(model.settings, **model.env())
-    return subprocess.run(
-        [*THREADWEAVER, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return threadweaver(*args, env=component_env(model.settings, **model.env()), timeout=timeout)
 
 
 def event(thread_id: str, seq_nr: int, body: EventBody, sender: str | None = None) -> Event:
@@ -116,14 +91,7 @@ def event(thread_id: str, seq_nr: int, body: EventBody, sender: str | None = Non
 
 
 def created(thread_id: str, admin: str, title: str = "t") -> Event:
-    return event(thread_id, 1, ThreadCreated(admin, title, (admin,), ()), admin)
-
-
-def thread_in(partition: int, partitions: int) -> str:
-    while True:
-        thread_id = new_id()
-        if partition_for(thread_id, partitions) == partition:
-            return thread_id
+    return event(thread_id, 1, domain.ThreadCreated(admin, title, (admin,), ()), admin)
 
 
 async def project(
@@ -142,6 +110,16 @@ async def project(
         expected = expected_versions(fold(events), threads)
         assert set(expected) == threads, "pass `expected` for partial histories"
     await wait_for_versions(model.dsn, expected, component=running)
+
+
+async def parked_row(dsn: str, thread: str) -> asyncpg.Record | None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchrow(
+            "SELECT * FROM projector_parked_threads WHERE thread_id = $1", thread
+        )
+    finally:
+        await conn.close()
 
 
 def dead_letters(settings: Settings) -> list[tuple[bytes, dict[str, bytes]]]:
@@ -165,14 +143,14 @@ async def test_a_thread_lifecycle_is_projected_row_by_row(
         assert isinstance(decision, Accepted), decision
         assert decision.events, decision
 
-    send(CreateThread("Lunch", (), (member, other), parent_thread_id=parent, remarks="noon"))
-    send(JoinAdministratorIds((other,)))
-    send(LeaveAdministratorIds((other,)))
-    send(JoinMemberIds((leaver,)))
-    send(LeaveMemberIds((leaver,)), sender=leaver)
-    send(AddMessages((NewMessage(first, "hello", None, (admin,)),)), sender=member)
-    send(AddMessages((NewMessage(second, "re", first, ()),)), sender=other)
-    send(RemoveMessages((second,)))
+    send(domain.CreateThread("Lunch", (), (member, other), parent_thread_id=parent, remarks="noon"))
+    send(domain.JoinAdministratorIds((other,)))
+    send(domain.LeaveAdministratorIds((other,)))
+    send(domain.JoinMemberIds((leaver,)))
+    send(domain.LeaveMemberIds((leaver,)), sender=leaver)
+    send(domain.AddMessages((NewMessage(first, "hello", None, (admin,)),)), sender=member)
+    send(domain.AddMessages((NewMessage(second, "re", first, ()),)), sender=other)
+    send(domain.RemoveMessages((second,)))
     await project(producer, running, read_model, agg.events)
     views, parked = await read_back(read_model.dsn, [thread])
     view = views[thread]
@@ -199,7 +177,7 @@ async def test_a_thread_lifecycle_is_projected_row_by_row(
     assert (reply.reply_message_id, reply.removed_by) == (first, admin)
     assert reply.removed_at == agg.events[-1].occurred_at
 
-    send(DestroyThread())
+    send(domain.DestroyThread())
     await project(producer, running, read_model, agg.events)
     views, _ = await read_back(read_model.dsn, [thread])
     assert views[thread].thread.destroyed_at == agg.events[-1].occurred_at
@@ -223,7 +201,7 @@ async def test_re_appended_events_are_skipped(
     admin = new_id()
     thread = new_id()
     events = [created(thread, admin)] + [
-        event(thread, n, MemberIdsJoined((new_id(),)), admin) for n in range(2, 6)
+        event(thread, n, domain.MemberIdsJoined((new_id(),)), admin) for n in range(2, 6)
     ]
     await project(producer, running, read_model, events[:4])
     # What a worker re-appends after a crash: identical events, then the rest.
@@ -245,10 +223,10 @@ async def test_a_conflicting_event_is_dead_lettered_never_applied(
 ) -> None:
     admin = new_id()
     thread = new_id()
-    events = [created(thread, admin), event(thread, 2, MemberIdsJoined((new_id(),)), admin)]
+    events = [created(thread, admin), event(thread, 2, domain.MemberIdsJoined((new_id(),)), admin)]
     await project(producer, running, read_model, events)
-    rogue = conflicting(replace(events[1], body=MemberIdsJoined((new_id(),))))
-    later = event(thread, 3, MemberIdsJoined((new_id(),)), admin)
+    rogue = conflicting(replace(events[1], body=domain.MemberIdsJoined((new_id(),))))
+    later = event(thread, 3, domain.MemberIdsJoined((new_id(),)), admin)
     producer.send([rogue, later])
     producer.flush()
     await wait_for_versions(read_model.dsn, {thread: 3}, component=running)
@@ -270,7 +248,7 @@ async def test_a_gap_parks_its_thread_and_the_partition_moves_on(
     gappy = thread_in(0, partitions)
     neighbour = thread_in(0, partitions)
     admin = new_id()
-    joins = [event(gappy, n, MemberIdsJoined((new_id(),)), admin) for n in range(2, 7)]
+    joins = [event(gappy, n, domain.MemberIdsJoined((new_id(),)), admin) for n in range(2, 7)]
     history = [created(gappy, admin), *joins]
     with_gap = [h for h in history if h.seq_nr != 4]
     producer.send(with_gap)
@@ -285,13 +263,7 @@ async def test_a_gap_parks_its_thread_and_the_partition_moves_on(
     await assert_read_model_equals_fold(
         read_model.dsn, fold([*with_gap, neighbour_created]), [gappy, neighbour]
     )
-    conn = await asyncpg.connect(read_model.dsn)
-    try:
-        row = await conn.fetchrow(
-            "SELECT * FROM projector_parked_threads WHERE thread_id = $1", gappy
-        )
-    finally:
-        await conn.close()
+    row = await parked_row(read_model.dsn, gappy)
     assert row is not None
     assert (row["version"], row["found_seq_nr"], row["skipped_events"]) == (3, 5, 2)
     assert f"PARKED thread {gappy} (gap)" in running.log_path.read_text()
@@ -322,7 +294,7 @@ async def test_history_beyond_todays_rules_projects(
         event(
             thread,
             2,
-            MessagesAdded((AddedMessage(new_id(), "y" * 10_000 + "\x00", None, ()),)),
+            domain.MessagesAdded((AddedMessage(new_id(), "y" * 10_000 + "\x00", None, ()),)),
             admin,
         ),
     ]
@@ -335,19 +307,15 @@ async def test_an_event_the_database_refuses_parks_only_its_thread(
 ) -> None:
     admin = new_id()
     bad, good = new_id(), new_id()
-    poison = event(bad, 2, MemberIdsJoined(("NUL\x00IN-AN-ID",)), admin)
-    producer.send([created(bad, admin), poison, event(bad, 3, MemberIdsJoined((new_id(),)), admin)])
+    poison = event(bad, 2, domain.MemberIdsJoined(("NUL\x00IN-AN-ID",)), admin)
+    producer.send(
+        [created(bad, admin), poison, event(bad, 3, domain.MemberIdsJoined((new_id(),)), admin)]
+    )
     await project(producer, running, read_model, [created(good, admin)])
     await wait_for_versions(read_model.dsn, {bad: 1}, component=running)
     _, parked = await read_back(read_model.dsn, [bad, good])
     assert parked == {bad: "apply_failed"}
-    conn = await asyncpg.connect(read_model.dsn)
-    try:
-        row = await conn.fetchrow(
-            "SELECT * FROM projector_parked_threads WHERE thread_id = $1", bad
-        )
-    finally:
-        await conn.close()
+    row = await parked_row(read_model.dsn, bad)
     assert row is not None
     assert (row["version"], row["found_event_id"], row["skipped_events"]) == (
         1,
@@ -413,14 +381,7 @@ def test_db_migrate_is_idempotent(stack: object, read_model: ReadModel) -> None:
         env = component_env(settings)
         env.pop("THREADWEAVER_PG_DSN", None)
         for expected in (everything, []):
-            done = subprocess.run(
-                [*THREADWEAVER, "db", "migrate", "--dsn", fresh.dsn],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            done = threadweaver("db", "migrate", "--dsn", fresh.dsn, env=env, timeout=60)
             assert done.returncode == 0, done.stderr
             assert json.loads(done.stdout)["applied"] == expected
     finally:

@@ -25,6 +25,7 @@ from pipeline.kafka.replies import CommandAccepted, CommandRejected, Reply
 from pipeline.settings import Settings
 from pipeline.worker.handling import shown
 from tests.fuzz.broker import Outgoing, end_offsets, produce_all, read_since
+from tests.support.kafka import thread_in
 from tests.support.processes import Component
 
 pytestmark = pytest.mark.integration
@@ -60,9 +61,7 @@ def test_huge_ids_and_records_at_the_limit_are_dead_lettered(
 
     with SyncCommandClient(settings) as client:
         for partition in range(partitions):
-            thread = next(
-                t for t in iter(new_id, None) if partition_for(t, partitions) == partition
-            )
+            thread = thread_in(partition, partitions)
             reply = client.send(f.create_thread(new_id(), "after", thread_id=thread), TIMEOUT)
             assert isinstance(reply, CommandAccepted), reply
     assert running_worker.alive(), running_worker.log_tail()

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
+from pipeline.client.commands import new_id
 from pipeline.kafka.config import producer_config
+from pipeline.kafka.partitioner import partition_for
 from pipeline.kafka.scanner import scan
 from pipeline.kafka.security import KafkaConnection
 
@@ -21,6 +23,14 @@ class Record:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+
+
+def thread_in(partition: int, partitions: int) -> str:
+    """A fresh thread id whose records go to `partition` (murmur2, like every producer)."""
+    while True:
+        thread_id = new_id()
+        if partition_for(thread_id, partitions) == partition:
+            return thread_id
 
 
 def produce_raw(

@@ -5,15 +5,39 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pipeline.settings import Settings
 from pipeline.system import Component, Launcher, threadweaver_command
 
-__all__ = ["THREADWEAVER", "Component", "component_env", "launcher", "supervised", "worker"]
+__all__ = [
+    "THREADWEAVER",
+    "Component",
+    "component_env",
+    "launcher",
+    "supervised",
+    "threadweaver",
+    "worker",
+]
 
 THREADWEAVER = threadweaver_command()
+
+
+def threadweaver(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """`threadweaver ARGS` run to its end, its output captured as text; the exit code is the
+    caller's to check."""
+    return subprocess.run(
+        [*THREADWEAVER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def component_env(settings: Settings, **extra: str) -> dict[str, str]:
