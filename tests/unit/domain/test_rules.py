@@ -4,28 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.domain import (
-    Accepted,
-    AddMessages,
-    AdministratorIdsJoined,
-    AdministratorIdsLeft,
-    DestroyThread,
-    JoinAdministratorIds,
-    JoinMemberIds,
-    LeaveAdministratorIds,
-    LeaveMemberIds,
-    MemberIdsJoined,
-    MemberIdsLeft,
-    MessagesAdded,
-    MessagesRemoved,
-    NewMessage,
-    Rejected,
-    RejectionReason,
-    RemoveMessages,
-    ThreadCreated,
-    ThreadDestroyed,
-    limits,
-)
+from pipeline import domain
+from pipeline.domain import Accepted, NewMessage, Rejected, RejectionReason, limits
 from pipeline.domain.state import Thread
 from tests.support.builders import ALICE, BOB, CAROL, DAVE, THREAD, Aggregate, command, create, ulid
 
@@ -61,7 +41,7 @@ def state(agg: Aggregate) -> Thread:
 def post(agg: Aggregate, sender: str, text: str = "hi", **kwargs: object) -> tuple[object, str]:
     message_id = ulid()
     msg = NewMessage(message_id, text, **kwargs)  # type: ignore[arg-type]
-    return agg.handle(command(AddMessages((msg,)), sender=sender)), message_id
+    return agg.handle(command(domain.AddMessages((msg,)), sender=sender)), message_id
 
 
 # --- CreateThread ---------------------------------------------------------------------------
@@ -71,7 +51,7 @@ def test_create_makes_the_creator_an_administrator() -> None:
     agg = Aggregate()
     decision = accepted(agg.handle(create(admins=(CAROL,), members=(BOB,))))
     event = decision.events[0]
-    assert isinstance(event.body, ThreadCreated)
+    assert isinstance(event.body, domain.ThreadCreated)
     assert event.seq_nr == 1
     assert decision.version == 1
     assert set(event.body.administrator_ids) == {ALICE, CAROL}
@@ -95,7 +75,7 @@ def test_create_on_existing_thread_is_rejected() -> None:
 
 def test_create_on_destroyed_thread_is_rejected() -> None:
     agg = created()
-    accepted(agg.handle(command(DestroyThread())))
+    accepted(agg.handle(command(domain.DestroyThread())))
     rejected(agg.handle(create()), R.THREAD_DESTROYED)
 
 
@@ -125,7 +105,7 @@ def test_remarks_at_most_255() -> None:
 def test_invalid_ids_are_rejected_naming_the_field() -> None:
     decision = Aggregate().handle(create(members=("not-a-ulid",)))
     assert "member_ids[0]" in rejected(decision, R.INVALID_COMMAND).message
-    decision = Aggregate().handle(command(JoinMemberIds(()), sender=ALICE))
+    decision = Aggregate().handle(command(domain.JoinMemberIds(()), sender=ALICE))
     assert "account_ids" in rejected(decision, R.INVALID_COMMAND).message
 
 
@@ -135,19 +115,19 @@ def test_invalid_ids_are_rejected_naming_the_field() -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        DestroyThread(),
-        JoinAdministratorIds((BOB,)),
-        LeaveAdministratorIds((BOB,)),
-        JoinMemberIds((BOB,)),
-        LeaveMemberIds((BOB,)),
-        AddMessages((NewMessage(ulid(1), "hi"),)),
-        RemoveMessages((ulid(1),)),
+        domain.DestroyThread(),
+        domain.JoinAdministratorIds((BOB,)),
+        domain.LeaveAdministratorIds((BOB,)),
+        domain.JoinMemberIds((BOB,)),
+        domain.LeaveMemberIds((BOB,)),
+        domain.AddMessages((NewMessage(ulid(1), "hi"),)),
+        domain.RemoveMessages((ulid(1),)),
     ],
 )
 def test_every_command_on_a_missing_or_destroyed_thread_is_rejected(body: object) -> None:
     rejected(Aggregate().handle(command(body)), R.THREAD_NOT_FOUND)  # type: ignore[arg-type]
     agg = created()
-    accepted(agg.handle(command(DestroyThread())))
+    accepted(agg.handle(command(domain.DestroyThread())))
     rejected(agg.handle(command(body)), R.THREAD_DESTROYED)  # type: ignore[arg-type]
 
 
@@ -156,9 +136,9 @@ def test_every_command_on_a_missing_or_destroyed_thread_is_rejected(body: object
 
 def test_destroy_requires_an_administrator() -> None:
     agg = created()
-    rejected(agg.handle(command(DestroyThread(), sender=BOB)), R.SENDER_NOT_ADMINISTRATOR)
-    decision = accepted(agg.handle(command(DestroyThread())))
-    assert isinstance(decision.events[0].body, ThreadDestroyed)
+    rejected(agg.handle(command(domain.DestroyThread(), sender=BOB)), R.SENDER_NOT_ADMINISTRATOR)
+    decision = accepted(agg.handle(command(domain.DestroyThread())))
+    assert isinstance(decision.events[0].body, domain.ThreadDestroyed)
     assert state(agg).destroyed
 
 
@@ -167,29 +147,29 @@ def test_destroy_requires_an_administrator() -> None:
 
 def test_join_administrators_emits_only_new_ids() -> None:
     agg = created()
-    decision = accepted(agg.handle(command(JoinAdministratorIds((ALICE, CAROL, CAROL)))))
-    assert decision.events[0].body == AdministratorIdsJoined((CAROL,))
-    accepted(agg.handle(command(JoinAdministratorIds((CAROL,)))), events=0)
+    decision = accepted(agg.handle(command(domain.JoinAdministratorIds((ALICE, CAROL, CAROL)))))
+    assert decision.events[0].body == domain.AdministratorIdsJoined((CAROL,))
+    accepted(agg.handle(command(domain.JoinAdministratorIds((CAROL,)))), events=0)
 
 
 def test_join_administrators_requires_an_administrator() -> None:
     agg = created()
-    decision = agg.handle(command(JoinAdministratorIds((BOB,)), sender=BOB))
+    decision = agg.handle(command(domain.JoinAdministratorIds((BOB,)), sender=BOB))
     rejected(decision, R.SENDER_NOT_ADMINISTRATOR)
 
 
 def test_leave_administrators_keeps_at_least_one() -> None:
     agg = created()
-    rejected(agg.handle(command(LeaveAdministratorIds((ALICE,)))), R.LAST_ADMINISTRATOR)
-    accepted(agg.handle(command(JoinAdministratorIds((CAROL,)))))
-    decision = accepted(agg.handle(command(LeaveAdministratorIds((ALICE, DAVE)))))
-    assert decision.events[0].body == AdministratorIdsLeft((ALICE,))
+    rejected(agg.handle(command(domain.LeaveAdministratorIds((ALICE,)))), R.LAST_ADMINISTRATOR)
+    accepted(agg.handle(command(domain.JoinAdministratorIds((CAROL,)))))
+    decision = accepted(agg.handle(command(domain.LeaveAdministratorIds((ALICE, DAVE)))))
+    assert decision.events[0].body == domain.AdministratorIdsLeft((ALICE,))
     assert state(agg).administrator_ids == {CAROL}
 
 
 def test_leave_administrators_requires_an_administrator() -> None:
     agg = created()
-    decision = agg.handle(command(LeaveAdministratorIds((ALICE,)), sender=BOB))
+    decision = agg.handle(command(domain.LeaveAdministratorIds((ALICE,)), sender=BOB))
     rejected(decision, R.SENDER_NOT_ADMINISTRATOR)
 
 
@@ -198,31 +178,35 @@ def test_leave_administrators_requires_an_administrator() -> None:
 
 def test_join_members_emits_only_new_ids_and_requires_an_administrator() -> None:
     agg = created()
-    rejected(agg.handle(command(JoinMemberIds((CAROL,)), sender=BOB)), R.SENDER_NOT_ADMINISTRATOR)
-    decision = accepted(agg.handle(command(JoinMemberIds((BOB, CAROL)))))
-    assert decision.events[0].body == MemberIdsJoined((CAROL,))
-    accepted(agg.handle(command(JoinMemberIds((CAROL,)))), events=0)
+    rejected(
+        agg.handle(command(domain.JoinMemberIds((CAROL,)), sender=BOB)), R.SENDER_NOT_ADMINISTRATOR
+    )
+    decision = accepted(agg.handle(command(domain.JoinMemberIds((BOB, CAROL)))))
+    assert decision.events[0].body == domain.MemberIdsJoined((CAROL,))
+    accepted(agg.handle(command(domain.JoinMemberIds((CAROL,)))), events=0)
 
 
 def test_leave_members_removes_members_never_adds_them() -> None:
     agg = created(members=(BOB, CAROL))
-    decision = accepted(agg.handle(command(LeaveMemberIds((BOB, DAVE)))))
-    assert decision.events[0].body == MemberIdsLeft((BOB,))
+    decision = accepted(agg.handle(command(domain.LeaveMemberIds((BOB, DAVE)))))
+    assert decision.events[0].body == domain.MemberIdsLeft((BOB,))
     assert state(agg).member_ids == {CAROL}  # DAVE was not added (the reference's defect)
 
 
 def test_a_member_may_remove_only_itself() -> None:
     agg = created(members=(BOB, CAROL))
-    rejected(agg.handle(command(LeaveMemberIds((CAROL,)), sender=BOB)), R.SENDER_NOT_ADMINISTRATOR)
-    decision = agg.handle(command(LeaveMemberIds((BOB, CAROL)), sender=BOB))
+    rejected(
+        agg.handle(command(domain.LeaveMemberIds((CAROL,)), sender=BOB)), R.SENDER_NOT_ADMINISTRATOR
+    )
+    decision = agg.handle(command(domain.LeaveMemberIds((BOB, CAROL)), sender=BOB))
     rejected(decision, R.SENDER_NOT_ADMINISTRATOR)
-    accepted(agg.handle(command(LeaveMemberIds((BOB,)), sender=BOB)))
+    accepted(agg.handle(command(domain.LeaveMemberIds((BOB,)), sender=BOB)))
     assert state(agg).member_ids == {CAROL}
 
 
 def test_a_stranger_cannot_leave() -> None:
     agg = created()
-    rejected(agg.handle(command(LeaveMemberIds((DAVE,)), sender=DAVE)), R.SENDER_NOT_MEMBER)
+    rejected(agg.handle(command(domain.LeaveMemberIds((DAVE,)), sender=DAVE)), R.SENDER_NOT_MEMBER)
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -240,7 +224,7 @@ def test_posted_message_keeps_reply_target_and_recipients() -> None:
     _, first = post(agg, BOB)
     decision, second = post(agg, CAROL, reply_message_id=first, to_account_ids=(BOB, ALICE, BOB))
     event = accepted(decision).events[0]
-    assert isinstance(event.body, MessagesAdded)
+    assert isinstance(event.body, domain.MessagesAdded)
     assert accepted(decision).message_ids == (second,)
     message = state(agg).messages[second]
     assert message.reply_message_id == first
@@ -265,9 +249,9 @@ def test_the_texts_of_one_command_are_bounded_in_bytes() -> None:
     heavy = "\U0001f600" * limits.TEXT_MAX
     fits = limits.MESSAGES_TEXT_BYTES_MAX // len(heavy.encode())
     agg = created()
-    ok = AddMessages(tuple(NewMessage(ulid(), heavy) for _ in range(fits)))
+    ok = domain.AddMessages(tuple(NewMessage(ulid(), heavy) for _ in range(fits)))
     accepted(agg.handle(command(ok, sender=BOB)))
-    too_much = AddMessages(tuple(NewMessage(ulid(), heavy) for _ in range(fits + 1)))
+    too_much = domain.AddMessages(tuple(NewMessage(ulid(), heavy) for _ in range(fits + 1)))
     decision = agg.handle(command(too_much, sender=BOB))
     assert "messages: texts must total" in rejected(decision, R.INVALID_COMMAND).message
 
@@ -276,16 +260,16 @@ def test_the_recipients_of_one_command_are_bounded_in_total() -> None:
     # 100 messages x 1,000 recipients would make a 2.7 MB event (DynamoDB items stop at 400 KB).
     agg = created()
     members = tuple(ulid() for _ in range(limits.RECIPIENTS_PER_COMMAND_MAX))
-    accepted(agg.handle(command(JoinMemberIds(members))))
+    accepted(agg.handle(command(domain.JoinMemberIds(members))))
     half = limits.RECIPIENTS_PER_COMMAND_MAX // 2
-    ok = AddMessages(
+    ok = domain.AddMessages(
         (
             NewMessage(ulid(), "a", to_account_ids=members[:half]),
             NewMessage(ulid(), "b", to_account_ids=members[half:]),
         )
     )
     accepted(agg.handle(command(ok, sender=BOB)))
-    too_many = AddMessages(
+    too_many = domain.AddMessages(
         (
             NewMessage(ulid(), "a", to_account_ids=members[: half + 1]),
             NewMessage(ulid(), "b", to_account_ids=members[half:]),
@@ -299,14 +283,14 @@ def test_reply_target_must_exist_in_the_thread() -> None:
     agg = created()
     rejected(post(agg, BOB, reply_message_id=ulid())[0], R.REPLY_TARGET_NOT_FOUND)
     _, first = post(agg, BOB)
-    accepted(agg.handle(command(RemoveMessages((first,)), sender=BOB)))
+    accepted(agg.handle(command(domain.RemoveMessages((first,)), sender=BOB)))
     rejected(post(agg, BOB, reply_message_id=first)[0], R.REPLY_TARGET_NOT_FOUND)
 
 
 def test_reply_to_a_message_earlier_in_the_same_command() -> None:
     agg = created()
     a, b = ulid(), ulid()
-    body = AddMessages((NewMessage(a, "q"), NewMessage(b, "a", reply_message_id=a)))
+    body = domain.AddMessages((NewMessage(a, "q"), NewMessage(b, "a", reply_message_id=a)))
     accepted(agg.handle(command(body, sender=BOB)))
 
 
@@ -319,30 +303,30 @@ def test_at_most_5000_live_messages() -> None:
     agg = created()
     batch = limits.MESSAGES_PER_COMMAND_MAX
     for _ in range(limits.LIVE_MESSAGES_MAX // batch):
-        body = AddMessages(tuple(NewMessage(ulid(), "m") for _ in range(batch)))
+        body = domain.AddMessages(tuple(NewMessage(ulid(), "m") for _ in range(batch)))
         accepted(agg.handle(command(body, sender=BOB)))
     decision, _ = post(agg, BOB)
     rejected(decision, R.MESSAGE_LIMIT)
     # Removed messages do not count: removing one makes room for one.
     victim = next(iter(state(agg).messages))
-    accepted(agg.handle(command(RemoveMessages((victim,)), sender=BOB)))
+    accepted(agg.handle(command(domain.RemoveMessages((victim,)), sender=BOB)))
     accepted(post(agg, BOB)[0])
 
 
 def test_a_message_id_is_never_reused() -> None:
     agg = created()
     _, first = post(agg, BOB)
-    again = command(AddMessages((NewMessage(first, "again"),)), sender=BOB)
+    again = command(domain.AddMessages((NewMessage(first, "again"),)), sender=BOB)
     rejected(agg.handle(again), R.INVALID_COMMAND)
 
 
 def test_senders_remove_their_own_messages_only() -> None:
     agg = created(members=(BOB, CAROL))
     _, bobs = post(agg, BOB)
-    decision = agg.handle(command(RemoveMessages((bobs,)), sender=CAROL))
+    decision = agg.handle(command(domain.RemoveMessages((bobs,)), sender=CAROL))
     rejected(decision, R.NOT_MESSAGE_SENDER)
-    decision = accepted(agg.handle(command(RemoveMessages((bobs, ulid())), sender=BOB)))
-    assert decision.events[0].body == MessagesRemoved((bobs,))
+    decision = accepted(agg.handle(command(domain.RemoveMessages((bobs, ulid())), sender=BOB)))
+    assert decision.events[0].body == domain.MessagesRemoved((bobs,))
     assert decision.message_ids == (bobs,)
     assert bobs not in state(agg).messages
 
@@ -350,19 +334,19 @@ def test_senders_remove_their_own_messages_only() -> None:
 def test_administrators_moderate_any_message() -> None:
     agg = created()
     _, bobs = post(agg, BOB)
-    decision = accepted(agg.handle(command(RemoveMessages((bobs,)), sender=ALICE)))
+    decision = accepted(agg.handle(command(domain.RemoveMessages((bobs,)), sender=ALICE)))
     assert decision.message_ids == (bobs,)
 
 
 def test_strangers_cannot_remove_messages() -> None:
     agg = created()
     _, bobs = post(agg, BOB)
-    rejected(agg.handle(command(RemoveMessages((bobs,)), sender=DAVE)), R.SENDER_NOT_MEMBER)
+    rejected(agg.handle(command(domain.RemoveMessages((bobs,)), sender=DAVE)), R.SENDER_NOT_MEMBER)
 
 
 def test_removing_nothing_is_accepted_without_event() -> None:
     agg = created()
-    decision = accepted(agg.handle(command(RemoveMessages((ulid(),)), sender=BOB)), events=0)
+    decision = accepted(agg.handle(command(domain.RemoveMessages((ulid(),)), sender=BOB)), events=0)
     assert decision.message_ids == ()
     assert decision.version == state(agg).version
 
@@ -372,7 +356,7 @@ def test_removing_nothing_is_accepted_without_event() -> None:
 
 def test_events_carry_command_identity_and_position() -> None:
     agg = created()
-    cmd = command(JoinMemberIds((CAROL,)))
+    cmd = command(domain.JoinMemberIds((CAROL,)))
     event = accepted(agg.handle(cmd)).events[0]
     assert event.command_id == cmd.command_id
     assert event.command_offset == agg.offset
@@ -384,9 +368,9 @@ def test_events_carry_command_identity_and_position() -> None:
 
 def test_a_repeated_command_id_gets_its_original_answer() -> None:
     agg = created()
-    cmd = command(AddMessages((NewMessage(ulid(), "once"),)), sender=BOB)
+    cmd = command(domain.AddMessages((NewMessage(ulid(), "once"),)), sender=BOB)
     first = accepted(agg.handle(cmd))
-    accepted(agg.handle(command(JoinMemberIds((CAROL,)))))
+    accepted(agg.handle(command(domain.JoinMemberIds((CAROL,)))))
     again = accepted(agg.handle(cmd), events=0)
     assert again.duplicate
     assert again.version == first.version
