@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.httpclient import HttpConnection
-from bench.processes import write_result
+from bench.processes import run_closed_loop
 from bench.stats import latency_summary
 
 
@@ -78,13 +78,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
-    parser.add_argument("--targets", required=True)
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    write_result(args.out, asyncio.run(measure(args)))
+    run_closed_loop(parser, measure)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,22 @@ def finish_child(child: Component, timeout: float = 3600.0) -> dict[str, Any]:
 def write_result(path: str, result: Mapping[str, Any]) -> None:
     """What a child process hands back to the bench (see `run_child`)."""
     Path(path).write_text(json.dumps(result, default=str))
+
+
+def run_closed_loop(
+    parser: argparse.ArgumentParser,
+    measure: Callable[[argparse.Namespace], Awaitable[Mapping[str, Any]]],
+) -> None:
+    """A closed-loop load child's main, after its own flags: the load flags the phases pass
+    every such child (--targets --connections --seconds --warmup), then `measure`, whose
+    result goes back to the bench."""
+    parser.add_argument("--targets", required=True)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    write_result(args.out, asyncio.run(measure(args)))
 
 
 def flags(**values: object) -> list[str]:

@@ -20,7 +20,7 @@ import asyncpg
 
 from api import sql
 from api.queries import LIMIT_DEFAULT
-from bench.processes import write_result
+from bench.processes import run_closed_loop
 from bench.stats import latency_summary
 
 
@@ -68,13 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--query", choices=("thread", "messages"), required=True)
-    parser.add_argument("--targets", required=True)
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    write_result(args.out, asyncio.run(measure(args)))
+    run_closed_loop(parser, measure)
 
 
 if __name__ == "__main__":
