@@ -12,10 +12,18 @@ from typing import Any
 
 import fastavro
 
+from pipeline.codec import decode_command, decode_event, decode_reply
 from pipeline.codec.schemas import Topic, load_family
 
 # Adds v<N> of a topic's schema to the folder the codec reads (see conftest.release_version).
 ReleaseVersion = Callable[[Topic, int, dict[str, Any]], None]
+
+# The codec's decoder of each topic.
+DECODERS: dict[Topic, Callable[[Any], object]] = {
+    Topic.COMMAND: decode_command,
+    Topic.EVENT: decode_event,
+    Topic.REPLY: decode_reply,
+}
 
 _TIMESTAMP_MILLIS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)  # years 1..9999
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Callable
 from typing import Any
 
 import fastavro
 import pytest
 
-from pipeline.codec import Topic, decode_command, decode_event, decode_reply, encode_command
+from pipeline.codec import Topic, decode_command, encode_command
 from pipeline.codec.schemas import SchemaVersion, load_family
 from pipeline.codec.wire import HEADER_SIZE, MAGIC
 from pipeline.domain.commands import AddMessages, NewMessage
 from tests.unit.codec import strategies as s
 from tests.unit.codec.compat import (
+    DECODERS,
     ReleaseVersion,
     current_schema,
     field,
@@ -27,11 +27,6 @@ from tests.unit.codec.compat import (
 
 pytestmark = pytest.mark.unit
 
-DECODERS: dict[Topic, Callable[[bytes], object]] = {
-    Topic.COMMAND: decode_command,
-    Topic.EVENT: decode_event,
-    Topic.REPLY: decode_reply,
-}
 RELEASED = [
     pytest.param(version, id=f"{topic.value}/v{version.version}")
     for topic in Topic

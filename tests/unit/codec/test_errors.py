@@ -14,35 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import codec
-from pipeline.codec import (
-    CodecError,
-    Topic,
-    decode_command,
-    decode_event,
-    decode_reply,
-    encode_command,
-    encode_event,
-    encode_reply,
-)
+from pipeline.codec import CodecError, Topic
 from pipeline.codec.schemas import load_family
 from pipeline.codec.wire import HEADER_SIZE, MAGIC
 from pipeline.domain.commands import AddMessages, CreateThread, JoinMemberIds, NewMessage
 from pipeline.domain.events import ThreadDestroyed
 from pipeline.kafka.replies import CommandRejected
 from tests.unit.codec import strategies as s
-from tests.unit.codec.compat import ReleaseVersion, current_schema, field
+from tests.unit.codec.compat import DECODERS, ReleaseVersion, current_schema, field
 
 pytestmark = pytest.mark.unit
 
-DECODERS: dict[Topic, Callable[[Any], object]] = {
-    Topic.COMMAND: decode_command,
-    Topic.EVENT: decode_event,
-    Topic.REPLY: decode_reply,
-}
 VALID: dict[Topic, bytes] = {
-    Topic.COMMAND: encode_command(s.command_with(s.COMMAND_BODY_EXAMPLES[1])),
-    Topic.EVENT: encode_event(s.event_with(s.EVENT_BODY_EXAMPLES[1])),
-    Topic.REPLY: encode_reply(s.REPLY_EXAMPLES[3]),
+    Topic.COMMAND: codec.encode_command(s.command_with(s.COMMAND_BODY_EXAMPLES[1])),
+    Topic.EVENT: codec.encode_event(s.event_with(s.EVENT_BODY_EXAMPLES[1])),
+    Topic.REPLY: codec.encode_reply(s.REPLY_EXAMPLES[3]),
 }
 TOPICS = list(Topic)
 
@@ -93,7 +79,7 @@ def test_unknown_fingerprint(topic: Topic) -> None:
 
 
 def test_a_frame_of_another_topic_is_an_unknown_fingerprint() -> None:
-    reason = reason_of(decode_command, VALID[Topic.EVENT])
+    reason = reason_of(codec.decode_command, VALID[Topic.EVENT])
     assert reason == f"unknown fingerprint {VALID[Topic.EVENT][2:HEADER_SIZE].hex()}"
 
 
@@ -122,20 +108,20 @@ def test_bytearray_and_memoryview_are_accepted(topic: Topic) -> None:
 
 def test_union_index_out_of_range() -> None:
     header = VALID[Topic.REPLY][:HEADER_SIZE]
-    assert reason_of(decode_reply, header + b"\x04").startswith("corrupt body: ")  # branch 2
-    assert reason_of(decode_reply, header + b"\x01").startswith("corrupt body: ")  # branch -1
+    assert reason_of(codec.decode_reply, header + b"\x04").startswith("corrupt body: ")  # branch 2
+    assert reason_of(codec.decode_reply, header + b"\x01").startswith("corrupt body: ")  # branch -1
 
 
 def test_enum_index_out_of_range() -> None:
     header = VALID[Topic.REPLY][:HEADER_SIZE]
     body = b"\x02" + b"\x02a" + b"\x02b" + b"\x7e" + b"\x00"  # CommandRejected, reason #63
-    assert reason_of(decode_reply, header + body).startswith("corrupt body: ")
+    assert reason_of(codec.decode_reply, header + body).startswith("corrupt body: ")
 
 
 def test_invalid_utf8() -> None:
     header = VALID[Topic.REPLY][:HEADER_SIZE]
     body = b"\x02" + b"\x04\xff\xfe" + b"\x02b" + b"\x00" + b"\x00"
-    assert reason_of(decode_reply, header + body).startswith("corrupt body: ")
+    assert reason_of(codec.decode_reply, header + body).startswith("corrupt body: ")
 
 
 @pytest.mark.parametrize("millis", [(1 << 63) - 1, -(1 << 63), 253_402_300_800_000])
@@ -150,7 +136,7 @@ def test_timestamp_out_of_datetime_range(millis: int) -> None:
             "payload": ("threadweaver.v1.DestroyThread", {}),
         },
     )
-    assert reason_of(decode_command, frame).startswith("corrupt body: ")
+    assert reason_of(codec.decode_command, frame).startswith("corrupt body: ")
 
 
 def test_union_branch_unknown_to_the_mapping(release_version: ReleaseVersion) -> None:
@@ -168,7 +154,7 @@ def test_union_branch_unknown_to_the_mapping(release_version: ReleaseVersion) ->
             "payload": ("threadweaver.v1.Bogus", {}),
         }
     )
-    reason = reason_of(decode_command, frame)
+    reason = reason_of(codec.decode_command, frame)
     assert reason.startswith("invalid value: ")
     assert "threadweaver.v1.Bogus" in reason
 
@@ -246,7 +232,7 @@ def untyped(build: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
     ids=repr,
 )
 def test_encode_command_rejects(bad: Any) -> None:
-    assert reason_of(encode_command, bad).startswith("invalid value: ")
+    assert reason_of(codec.encode_command, bad).startswith("invalid value: ")
 
 
 @pytest.mark.parametrize(
@@ -262,7 +248,7 @@ def test_encode_command_rejects(bad: Any) -> None:
     ids=repr,
 )
 def test_encode_event_rejects(bad: Any) -> None:
-    assert reason_of(encode_event, bad).startswith("invalid value: ")
+    assert reason_of(codec.encode_event, bad).startswith("invalid value: ")
 
 
 @pytest.mark.parametrize(
@@ -277,7 +263,7 @@ def test_encode_event_rejects(bad: Any) -> None:
     ids=repr,
 )
 def test_encode_reply_rejects(bad: Any) -> None:
-    assert reason_of(encode_reply, bad).startswith("invalid value: ")
+    assert reason_of(codec.encode_reply, bad).startswith("invalid value: ")
 
 
 def test_reasons_are_bounded() -> None:

@@ -9,14 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from pipeline.codec import (
-    decode_command,
-    decode_event,
-    decode_reply,
-    encode_command,
-    encode_event,
-    encode_reply,
-)
+from pipeline import codec
 from pipeline.domain.commands import Command, CommandBody, DestroyThread
 from pipeline.domain.events import Event, EventBody
 from pipeline.kafka.replies import Reply
@@ -28,18 +21,18 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize("body", s.COMMAND_BODY_EXAMPLES, ids=repr)
 def test_command_round_trip(body: Any) -> None:
     command = s.command_with(body)
-    assert decode_command(encode_command(command)) == command
+    assert codec.decode_command(codec.encode_command(command)) == command
 
 
 @pytest.mark.parametrize("body", s.EVENT_BODY_EXAMPLES, ids=repr)
 def test_event_round_trip(body: Any) -> None:
     event = s.event_with(body)
-    assert decode_event(encode_event(event)) == event
+    assert codec.decode_event(codec.encode_event(event)) == event
 
 
 @pytest.mark.parametrize("reply", s.REPLY_EXAMPLES, ids=repr)
 def test_reply_round_trip(reply: Any) -> None:
-    assert decode_reply(encode_reply(reply)) == reply
+    assert codec.decode_reply(codec.encode_reply(reply)) == reply
 
 
 def test_examples_cover_every_type() -> None:
@@ -57,19 +50,19 @@ def test_strategies_cover_every_type() -> None:
 @settings(max_examples=300)
 @given(s.commands)
 def test_any_command_round_trips(command: Command) -> None:
-    assert decode_command(encode_command(command)) == command
+    assert codec.decode_command(codec.encode_command(command)) == command
 
 
 @settings(max_examples=300)
 @given(s.events)
 def test_any_event_round_trips(event: Event) -> None:
-    assert decode_event(encode_event(event)) == event
+    assert codec.decode_event(codec.encode_event(event)) == event
 
 
 @settings(max_examples=200)
 @given(s.replies)
 def test_any_reply_round_trips(reply: Reply) -> None:
-    assert decode_reply(encode_reply(reply)) == reply
+    assert codec.decode_reply(codec.encode_reply(reply)) == reply
 
 
 def test_decoded_times_are_utc() -> None:
@@ -77,7 +70,7 @@ def test_decoded_times_are_utc() -> None:
     command = s.command_with(
         DestroyThread(), requested_at=datetime(2026, 1, 1, 14, tzinfo=plus_two)
     )
-    decoded = decode_command(encode_command(command)).requested_at
+    decoded = codec.decode_command(codec.encode_command(command)).requested_at
     assert decoded == datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert decoded.utcoffset() == timedelta(0)
 
@@ -95,11 +88,13 @@ def test_decoded_times_are_utc() -> None:
 )
 def test_sub_millisecond_digits_are_dropped(given_time: datetime, expected: datetime) -> None:
     command = s.command_with(DestroyThread(), requested_at=given_time)
-    assert decode_command(encode_command(command)).requested_at == expected
+    assert codec.decode_command(codec.encode_command(command)).requested_at == expected
 
 
 def test_encoding_is_deterministic() -> None:
     # Re-processing a command must re-create byte-identical events (docs/architecture.md,
     # Deterministic decisions).
     event = s.event_with(s.EVENT_BODY_EXAMPLES[-2])
-    assert encode_event(event) == encode_event(decode_event(encode_event(event)))
+    assert codec.encode_event(event) == codec.encode_event(
+        codec.decode_event(codec.encode_event(event))
+    )
