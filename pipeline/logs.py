@@ -17,10 +17,8 @@ import logging.config
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-LogFormat = Literal["json", "console"]
-FORMATS: tuple[LogFormat, ...] = ("json", "console")
 # The ids worth a grep, in the order the console format shows them.
 CORRELATION_FIELDS = ("command_id", "thread_id", "event_id", "seq_nr", "partition", "offset")
 
@@ -86,8 +84,9 @@ class ConsoleFormatter(logging.Formatter):
         return f"{head} {pairs}{sep}{tail}"
 
 
-def dict_config(level: str = "INFO", log_format: LogFormat = "json") -> dict[str, Any]:
-    """The logging configuration of every component (logging.config.dictConfig's schema)."""
+def dict_config(level: str = "INFO", log_format: str = "json") -> dict[str, Any]:
+    """The logging configuration of every component (logging.config.dictConfig's schema);
+    `log_format`: "json" or "console" (THREADWEAVER_LOG_FORMAT)."""
     formatter = JsonFormatter if log_format == "json" else ConsoleFormatter
     return {
         "version": 1,
@@ -114,5 +113,5 @@ def dict_config(level: str = "INFO", log_format: LogFormat = "json") -> dict[str
     }
 
 
-def configure(level: str = "INFO", log_format: LogFormat = "json") -> None:
+def configure(level: str = "INFO", log_format: str = "json") -> None:
     logging.config.dictConfig(dict_config(level, log_format))

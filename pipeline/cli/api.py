@@ -110,6 +110,7 @@ def _serve(settings: Settings) -> int:
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
+    from pipeline import logs  # noqa: PLC0415
 
     api = settings.api
     config = uvicorn.Config(
@@ -119,6 +120,8 @@ def _serve(settings: Settings) -> int:
         port=api.port,
         workers=api.workers,
         access_log=api.access_log,
+        # uvicorn's own loggers go through ours: one format for the API's every line.
+        log_config=logs.dict_config(settings.log.level, settings.log.format),
         lifespan="on",
         timeout_graceful_shutdown=10,
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -28,8 +27,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(settings: Settings) -> None:
+    from pipeline import logs  # noqa: PLC0415
+
+    logs.configure(settings.log.level, settings.log.format)
 
 
 def _error(message: str, code: int) -> int:
@@ -46,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = _settings(args)
     except ValueError as exc:
         return _error(str(exc), 2)
-    _logging()
+    _logging(settings)
     if settings.projector.metrics_port:
         start_http_server(settings.projector.metrics_port, addr="0.0.0.0")
     asyncio.run(serve(settings))
@@ -96,7 +97,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         return _error(str(exc), 2)
     if not _confirmed(args):
         return _error("not confirmed (pass --yes to rebuild without asking)", 2)
-    _logging()
+    _logging(settings)
     with _progress(args.quiet) as bar:
         task = bar.add_task("journal records", total=None)
         try:

@@ -104,7 +104,13 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipeline.settings import KafkaTuning, Settings, WorkerSettings  # noqa: PLC0415
+    from pipeline.settings import (  # noqa: PLC0415
+        KafkaTuning,
+        LogFormat,
+        LogSettings,
+        Settings,
+        WorkerSettings,
+    )
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.layout import Layout  # noqa: PLC0415
     from pipeline.stack.stack import down, export_lines, up  # noqa: PLC0415
@@ -149,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
                 # A component that died without leaving its group (a crash, a kill) keeps its
                 # partitions until its session expires: the broker's least, 6 s, not 10.
                 KafkaTuning.variable("session_timeout_s"): "6",
+                # Logs read by a person in a terminal, unless the environment chose.
+                LogSettings.variable("format"): LogFormat.CONSOLE.value,
             }
             auth_env, token_for = _api_auth(layout, args.no_auth)
             inherited = _without_auth_settings(os.environ)

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from confluent_kafka import KafkaException
 from prometheus_client import start_http_server
 
+from pipeline import logs
 from pipeline.kafka.batch_loop import BatchLoop, Membership, member_consumer
 from pipeline.kafka.crash import crash
 from pipeline.kafka.records import Record
@@ -106,8 +107,8 @@ def _stopper(loop: BatchLoop, signum: int) -> Callable[[], None]:
 def main(prepare_client: Callable[[Any], None] | None = None) -> NoReturn:
     settings = Settings.from_env()
     own = settings.mirror
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # DEBUG for our loggers only: botocore's would log every request.
+    logs.configure(settings.log.level, settings.log.format)
+    # THREADWEAVER_MIRROR_LOG_LEVEL: our loggers only (botocore's DEBUG is every request).
     for name in ("pipeline", "threadweaver"):
         logging.getLogger(name).setLevel(own.log_level)
     if own.metrics_port:

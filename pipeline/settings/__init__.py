@@ -7,6 +7,9 @@ component starts; a bad value raises `SettingsError` naming the variable and the
 from pipeline.settings.api import ApiSettings, AuthMode, AuthSettings, JwtAlgorithm
 from pipeline.settings.base import PREFIX, Section, SettingsError
 from pipeline.settings.components import (
+    LogFormat,
+    LogLevel,
+    LogSettings,
     MirrorSettings,
     ProjectorSettings,
     WorkerRuntime,
@@ -24,6 +27,9 @@ __all__ = [
     "JwtAlgorithm",
     "KafkaSecuritySettings",
     "KafkaTuning",
+    "LogFormat",
+    "LogLevel",
+    "LogSettings",
     "MirrorSettings",
     "ProjectorSettings",
     "Section",

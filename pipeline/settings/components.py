@@ -74,6 +74,27 @@ class LogLevel(StrEnum):
     CRITICAL = "CRITICAL"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class LogSettings(Section):
+    """Every component's logs (pipeline/logs.py): JSON lines for containers and log shippers,
+    readable lines for a terminal (`threadweaver run` sets console for what it starts)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX + "LOG_")
+
+    level: Annotated[LogLevel, choice(LogLevel)] = Field(
+        default=LogLevel.INFO,
+        description="log level of every component (DEBUG: one line per command and per "
+        "projected event, with its command_id)",
+    )
+    format: Annotated[LogFormat, choice(LogFormat)] = Field(
+        default=LogFormat.JSON, description="`json` (one object per line) or `console`"
+    )
+
+
 class MirrorSettings(Section):
     model_config = SettingsConfigDict(env_prefix=PREFIX + "MIRROR_")
 

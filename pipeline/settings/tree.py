@@ -18,7 +18,12 @@ from pydantic_settings import SettingsConfigDict
 from pipeline.kafka.security import KafkaConnection
 from pipeline.settings.api import ApiSettings
 from pipeline.settings.base import PREFIX, RuleError, Section, SettingsError, as_text, is_section
-from pipeline.settings.components import MirrorSettings, ProjectorSettings, WorkerSettings
+from pipeline.settings.components import (
+    LogSettings,
+    MirrorSettings,
+    ProjectorSettings,
+    WorkerSettings,
+)
 from pipeline.settings.kafka import KafkaSecuritySettings, KafkaTuning
 
 
@@ -82,6 +87,7 @@ class Settings(Section):
     projector: ProjectorSettings = Field(default_factory=ProjectorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     topics: ClassVar[Topics] = Topics()
 

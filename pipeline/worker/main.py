@@ -12,6 +12,7 @@ from typing import NoReturn
 from faust import Worker
 from prometheus_client import start_http_server
 
+from pipeline import logs
 from pipeline.kafka.brokers import wait_until_reachable
 from pipeline.settings import Settings, WorkerRuntime
 from pipeline.worker.app import build_app
@@ -30,13 +31,19 @@ def _dump_tasks(_signum: int, _frame: FrameType | None) -> None:
 
 def main() -> NoReturn:
     settings = Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log.level, settings.log.format)
     if settings.worker.metrics_port:
         start_http_server(settings.worker.metrics_port, addr="0.0.0.0")
     signal.signal(signal.SIGUSR1, _dump_tasks)
     wait_until_reachable(settings.kafka, logging.getLogger("threadweaver.worker"))
     if settings.worker.runtime is WorkerRuntime.FAUST:
         app = build_app(settings)
-        Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+        # Faust's worker sets logging up again: with our configuration, so one format.
+        Worker(
+            app,
+            loglevel=settings.log.level.value,
+            logging_config=logs.dict_config(settings.log.level, settings.log.format),
+            quiet=True,
+        ).execute_from_commandline()
     asyncio.run(serve(settings))
     sys.exit(0)
