@@ -55,6 +55,18 @@ def client_error(
 # A fault hook sees (operation, request) and may raise, or return a response to use instead.
 Hook = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 
+
+def refusing(code: str, *operations: str) -> Hook:
+    """A hook that refuses the calls of `operations` (all calls if none) with error `code`."""
+
+    def hook(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        if operations and operation not in operations:
+            return None
+        raise client_error(code, operation)
+
+    return hook
+
+
 Item = dict[str, dict[str, Any]]
 Key = tuple[str, int]
 

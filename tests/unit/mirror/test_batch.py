@@ -13,7 +13,7 @@ from pipeline.mirror.items import key_of, to_item
 from pipeline.mirror.writer import DynamoWriter, RetryPolicy
 from pipeline.settings import WriteMethod
 from tests.support.builders import THREAD
-from tests.unit.mirror.support import FakeDynamoDB, Letters, client_error, event, record
+from tests.unit.mirror.support import FakeDynamoDB, Letters, client_error, event, record, refusing
 
 pytestmark = pytest.mark.unit
 
@@ -103,12 +103,7 @@ def test_a_refused_item_is_dead_lettered_and_the_rest_written(
 def test_a_refused_lookup_falls_back_to_conditional_writes(
     fake: FakeDynamoDB, letters: Letters
 ) -> None:
-    def hook(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        if operation == "BatchGetItem":
-            raise client_error("ValidationException", operation)
-        return None
-
-    fake.hook = hook
+    fake.hook = refusing("ValidationException", "BatchGetItem")
     writer = DynamoWriter(fake, fake.table, RetryPolicy(), 1, sleep=lambda _s: None)
     mirror = BatchMirror(writer, letters, WriteMethod.BATCH, retry_deadline_s=60)
     stored = event(THREAD, 1, "x")

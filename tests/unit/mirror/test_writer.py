@@ -15,7 +15,7 @@ from pipeline.mirror.items import Item, key_of, to_item
 from pipeline.mirror.retry import Deadline, RetryDeadlineExceededError
 from pipeline.mirror.writer import DynamoWriter, ItemError, RetryPolicy
 from tests.support.builders import ulid
-from tests.unit.mirror.support import FakeDynamoDB, client_error, event
+from tests.unit.mirror.support import FakeDynamoDB, client_error, event, refusing
 
 pytestmark = pytest.mark.unit
 
@@ -159,10 +159,7 @@ def test_a_poison_item_is_isolated_and_refused_after_max_attempts(
 def test_a_read_refused_for_its_keys_is_an_item_error(
     writer: DynamoWriter, fake: FakeDynamoDB
 ) -> None:
-    def hook(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        raise client_error("ValidationException", operation)
-
-    fake.hook = hook
+    fake.hook = refusing("ValidationException")
     with pytest.raises(ItemError):
         writer.stored([("T", 1)], deadline())
 
@@ -170,10 +167,7 @@ def test_a_read_refused_for_its_keys_is_an_item_error(
 def test_transient_errors_past_the_deadline_stop_the_batch(
     writer: DynamoWriter, fake: FakeDynamoDB
 ) -> None:
-    def hook(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        raise client_error("ResourceNotFoundException", operation)
-
-    fake.hook = hook
+    fake.hook = refusing("ResourceNotFoundException")
     with pytest.raises(RetryDeadlineExceededError):
         writer.put_batch(items(2), Deadline(0.0))
     assert fake.items == {}
