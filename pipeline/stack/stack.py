@@ -502,18 +502,3 @@ def env_of(data_dir: Path | str) -> dict[str, str]:
             f"`threadweaver stack up --data-dir {data_dir}`"
         )
     return state.endpoints.env()
-
-
-__all__ = [
-    "DownResult",
-    "Endpoints",
-    "StackState",
-    "UpResult",
-    "describe",
-    "down",
-    "env_of",
-    "export_lines",
-    "read_state",
-    "running_state",
-    "up",
-]
