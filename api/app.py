@@ -9,12 +9,12 @@ does, once the server starts.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import asyncpg
+import orjson
 from confluent_kafka.admin import AdminClient
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -150,5 +150,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.router.redirect_slashes = False
     app.state.authenticator = authenticator
     # Serialized once: the document is static for the life of the process.
-    app.state.openapi_json = json.dumps(build_document(ENDPOINTS, TAGS)).encode()
+    app.state.openapi_json = orjson.dumps(build_document(ENDPOINTS, TAGS))
     return app

@@ -10,17 +10,32 @@ gets the original reply from the worker (ADR 0002), even after a 504.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 from confluent_kafka import KafkaException
+from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from api.errors import ApiError, HttpReason, rejection
 from api.metrics import COMMANDS
+from api.models import (
+    HEADER,
+    PATH,
+    AccountIdsRequest,
+    AddMessagesRequest,
+    CommandResult,
+    CreateThreadRequest,
+    DestroyThreadRequest,
+    MessagesCommandResult,
+    RemoveMessagesRequest,
+    Ulid,
+)
+from api.responses import JsonResponse
 from api.services import services
-from api.spec import Handler, Inputs, Validator
+from api.spec import Call
 from pipeline.client import CommandFactory, ReplyTimeoutError
 from pipeline.client.commands import new_id
 from pipeline.domain import Command, NewMessage, Problem, validate_command
@@ -36,7 +51,29 @@ _PLACEHOLDER_ID = "00000000000000000000000000"
 
 _factory = CommandFactory()
 
-Build = Callable[[Inputs, str], Command]
+# (body, sender, the path's thread id ("" for a create), command id) -> the command.
+Build = Callable[[Any, str, str, str], Command]
+
+# --- parameters ------------------------------------------------------------------------------
+
+IdempotencyKey = Annotated[
+    Ulid | None,
+    HEADER,
+    Field(
+        alias=IDEMPOTENCY_KEY,
+        description="the command id: a retry with the same key is the same command (never "
+        "applied twice) and gets the original answer; default: a fresh id",
+    ),
+]
+
+
+class CreateParams(BaseModel):
+    idempotency_key: IdempotencyKey = None
+
+
+class ThreadCommandParams(BaseModel):
+    thread_id: Annotated[Ulid, PATH]
+    idempotency_key: IdempotencyKey = None
 
 
 def derived_id(command_id: str, purpose: str, index: int | None = None) -> str:
@@ -56,32 +93,32 @@ def derived_id(command_id: str, purpose: str, index: int | None = None) -> str:
     return ulid_from_parts(timestamp_ms, randomness)
 
 
-def build_create(inputs: Inputs, command_id: str) -> Command:
-    body = inputs.body
+def build_create(
+    body: CreateThreadRequest, sender: str, _thread_id: str, command_id: str
+) -> Command:
     return _factory.create_thread(
-        body["account_id"],
-        body["title"],
-        administrator_ids=body["administrator_ids"],
-        member_ids=body["member_ids"],
-        parent_thread_id=body["parent_thread_id"],
-        remarks=body["remarks"],
+        sender,
+        body.title,
+        administrator_ids=body.administrator_ids,
+        member_ids=body.member_ids,
+        parent_thread_id=body.parent_thread_id,
+        remarks=body.remarks,
         thread_id=derived_id(command_id, "thread"),
         command_id=command_id,
     )
 
 
-def build_destroy(inputs: Inputs, command_id: str) -> Command:
-    return _factory.destroy_thread(inputs.text("thread_id"), inputs.body["account_id"], command_id)
+def build_destroy(
+    _body: DestroyThreadRequest, sender: str, thread_id: str, command_id: str
+) -> Command:
+    return _factory.destroy_thread(thread_id, sender, command_id)
 
 
 def _account_ids(
     method: Callable[[CommandFactory, str, str, Sequence[str], str | None], Command],
 ) -> Build:
-    def build(inputs: Inputs, command_id: str) -> Command:
-        body = inputs.body
-        return method(
-            _factory, inputs.text("thread_id"), body["account_id"], body["account_ids"], command_id
-        )
+    def build(body: AccountIdsRequest, sender: str, thread_id: str, command_id: str) -> Command:
+        return method(_factory, thread_id, sender, body.account_ids, command_id)
 
     return build
 
@@ -92,26 +129,25 @@ build_join_members = _account_ids(CommandFactory.join_members)
 build_leave_members = _account_ids(CommandFactory.leave_members)
 
 
-def build_add_messages(inputs: Inputs, command_id: str) -> Command:
+def build_add_messages(
+    body: AddMessagesRequest, sender: str, thread_id: str, command_id: str
+) -> Command:
     messages = [
         NewMessage(
             message_id=derived_id(command_id, "message", index),
-            text=message["text"],
-            reply_message_id=message["reply_message_id"],
-            to_account_ids=tuple(message["to_account_ids"] or ()),
+            text=message.text,
+            reply_message_id=message.reply_message_id,
+            to_account_ids=tuple(message.to_account_ids or ()),
         )
-        for index, message in enumerate(inputs.body["messages"])
+        for index, message in enumerate(body.messages)
     ]
-    return _factory.add_messages(
-        inputs.text("thread_id"), inputs.body["account_id"], messages, command_id
-    )
+    return _factory.add_messages(thread_id, sender, messages, command_id)
 
 
-def build_remove_messages(inputs: Inputs, command_id: str) -> Command:
-    body = inputs.body
-    return _factory.remove_messages(
-        inputs.text("thread_id"), body["account_id"], body["message_ids"], command_id
-    )
+def build_remove_messages(
+    body: RemoveMessagesRequest, sender: str, thread_id: str, command_id: str
+) -> Command:
+    return _factory.remove_messages(thread_id, sender, body.message_ids, command_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,25 +156,22 @@ class CommandRoute:
     # AddMessages / RemoveMessages answer with the ids added / actually removed.
     with_message_ids: bool = False
 
-    def validator(self) -> Validator:
+    def check(self, raw: Mapping[str, str], account: str, body: Any) -> Sequence[Problem]:
         """The domain's value rules (written once, in pipeline.domain.validation), with the
         problems named as the HTTP request spells the fields."""
+        key = raw.get(IDEMPOTENCY_KEY) or _PLACEHOLDER_ID
+        command = self.build(body, account, raw.get("thread_id", ""), key)
+        return [
+            Problem(_WIRE_NAMES.get(problem.field, problem.field), problem.message)
+            for problem in validate_command(command)
+        ]
 
-        def validate(inputs: Inputs) -> Sequence[Problem]:
-            command = self.build(inputs, inputs.optional_text(IDEMPOTENCY_KEY) or _PLACEHOLDER_ID)
-            return [
-                Problem(_WIRE_NAMES.get(problem.field, problem.field), problem.message)
-                for problem in validate_command(command)
-            ]
-
-        return validate
-
-    def handler(self) -> Handler:
-        return self._send
-
-    async def _send(self, request: Request, inputs: Inputs) -> Response:
-        s = services(request)
-        command = self.build(inputs, inputs.optional_text(IDEMPOTENCY_KEY) or new_id())
+    async def handle(
+        self, request: Request, call: Call[CreateParams | ThreadCommandParams, Any]
+    ) -> Response:
+        s, params = services(request), call.params
+        thread_id = params.thread_id if isinstance(params, ThreadCommandParams) else ""
+        command = self.build(call.body, call.account, thread_id, params.idempotency_key or new_id())
         try:
             reply = await s.client.send(command, timeout=s.settings.reply_timeout_s)
         except ReplyTimeoutError as exc:
@@ -169,14 +202,20 @@ class CommandRoute:
         match reply:
             case CommandAccepted():
                 COMMANDS.labels(command.name, "accepted", "").inc()
-                payload: dict[str, object] = {
+                if self.with_message_ids:
+                    with_ids: MessagesCommandResult = {
+                        "thread_id": reply.thread_id,
+                        "command_id": reply.command_id,
+                        "version": reply.version,
+                        "message_ids": list(reply.message_ids),
+                    }
+                    return JsonResponse(with_ids)
+                result: CommandResult = {
                     "thread_id": reply.thread_id,
                     "command_id": reply.command_id,
                     "version": reply.version,
                 }
-                if self.with_message_ids:
-                    payload["message_ids"] = list(reply.message_ids)
-                return JSONResponse(payload)
+                return JsonResponse(result)
             case CommandRejected():
                 COMMANDS.labels(command.name, "rejected", reply.reason.value).inc()
                 raise rejection(reply.reason, reply.message)

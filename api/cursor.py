@@ -61,3 +61,20 @@ def decode_cursor(cursor: str, list_name: str) -> str:
     if not isinstance(key, str) or not is_ulid(key):
         raise CursorError("is not a valid cursor")
     return key
+
+
+# The list a cursor belongs to: a cursor of one list (or thread) is refused by another.
+def threads_list(account_id: str) -> str:
+    return f"threads/{account_id}"
+
+
+def administrators_list(thread_id: str) -> str:
+    return f"administrator-ids/{thread_id}"
+
+
+def members_list(thread_id: str) -> str:
+    return f"member-ids/{thread_id}"
+
+
+def messages_list(thread_id: str) -> str:
+    return f"messages/{thread_id}"

@@ -15,8 +15,9 @@ from types import MappingProxyType
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from api.responses import JsonResponse
 from pipeline.domain import Problem, RejectionReason
 
 log = logging.getLogger("threadweaver.api")
@@ -88,8 +89,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         self.extra = extra
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(
+    def response(self) -> JsonResponse:
+        return JsonResponse(
             error_body(self.reason, self.messages, **self.extra),
             status_code=self.status,
             headers=self.headers,

@@ -12,19 +12,42 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, ClassVar
 
 import asyncpg
+from annotated_types import Ge, Le
+from pydantic import BaseModel, Field, Strict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from api import sql
-from api.cursor import CursorError, decode_cursor, encode_cursor
+from api.cursor import (
+    CursorError,
+    administrators_list,
+    decode_cursor,
+    encode_cursor,
+    members_list,
+    messages_list,
+    threads_list,
+)
 from api.errors import ApiError, HttpReason, thread_not_visible
 from api.metrics import MIN_VERSION_WAITS
+from api.models import (
+    PATH,
+    PLAIN_INTEGER,
+    QUERY,
+    AccountIdPage,
+    Message,
+    MessagePage,
+    Thread,
+    ThreadPage,
+    ThreadResponse,
+    Ulid,
+)
+from api.responses import JsonResponse
 from api.services import Services, services
-from api.spec import Inputs, Validator
-from pipeline.domain import Problem
+from api.spec import ACCOUNT_CONTEXT, Call
 from pipeline.domain.ids import is_ulid
 
 LIMIT_DEFAULT = 50
@@ -46,13 +69,98 @@ READ_MODEL_UNAVAILABLE = (
     asyncpg.InternalClientError,
 )
 
+# --- parameters ------------------------------------------------------------------------------
+
+ThreadId = Annotated[Ulid, PATH]
+AccountId = Annotated[
+    Ulid | None,
+    QUERY,
+    Field(
+        description="the reading account; default: the bearer token's account, any other is a "
+        "403 (required only when the API runs without authentication)"
+    ),
+]
+MinVersion = Annotated[
+    Annotated[Annotated[int, Strict(), Ge(0)], PLAIN_INTEGER] | None,
+    QUERY,
+    Field(
+        description="answer only once the read model has this version of the thread (a "
+        "command's `version`): waits a bounded time, then 409 STALE_VIEW"
+    ),
+]
+Limit = Annotated[
+    Annotated[int, Strict(), Ge(1), Le(LIMIT_MAX)],
+    PLAIN_INTEGER,
+    QUERY,
+    Field(description="page size"),
+]
+Cursor = Annotated[str | None, QUERY, Field(description="`next_cursor` of the previous page")]
+
+
+def _cursor_of(cursor: str | None, scope: object, list_of: Callable[[str], str]) -> str | None:
+    """`cursor`, if it is one of the list of `scope` (a thread or an account)."""
+    if cursor is None or not is_ulid(scope):
+        return cursor  # a bad thread or account id is reported by itself
+    assert isinstance(scope, str)
+    try:
+        decode_cursor(cursor, list_of(scope))
+    except CursorError as exc:
+        raise PydanticCustomError("cursor", str(exc)) from exc
+    return cursor
+
+
+class ThreadsParams(BaseModel):
+    account_id: AccountId = None
+    limit: Limit = LIMIT_DEFAULT
+    cursor: Cursor = None
+
+    @field_validator("cursor")
+    @classmethod
+    def _of_the_accounts_list(cls, cursor: str | None, info: ValidationInfo) -> str | None:
+        account = (info.context or {}).get(ACCOUNT_CONTEXT)
+        return _cursor_of(cursor, account, threads_list)
+
+
+class ThreadParams(BaseModel):
+    thread_id: ThreadId
+    account_id: AccountId = None
+    min_version: MinVersion = None
+
+
+class _ThreadPageParams(ThreadParams):
+    limit: Limit = LIMIT_DEFAULT
+    cursor: Cursor = None
+    # The list a cursor of this thread's page belongs to.
+    list_of: ClassVar[Callable[[str], str]]
+
+    @field_validator("cursor")
+    @classmethod
+    def _of_the_threads_list(cls, cursor: str | None, info: ValidationInfo) -> str | None:
+        # thread_id is there only when it is valid (fields are validated in order).
+        return _cursor_of(cursor, info.data.get("thread_id"), cls.list_of)
+
+
+class AdministratorIdsParams(_ThreadPageParams):
+    list_of: ClassVar[Callable[[str], str]] = staticmethod(administrators_list)
+
+
+class MemberIdsParams(_ThreadPageParams):
+    list_of: ClassVar[Callable[[str], str]] = staticmethod(members_list)
+
+
+class MessagesParams(_ThreadPageParams):
+    list_of: ClassVar[Callable[[str], str]] = staticmethod(messages_list)
+
+
+# --- answers ---------------------------------------------------------------------------------
+
 
 def iso(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds (the precision of Kafka timestamps)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def thread_json(row: asyncpg.Record) -> dict[str, Any]:
+def thread_json(row: asyncpg.Record) -> Thread:
     return {
         "id": row["id"],
         "creator_id": row["creator_id"],
@@ -65,7 +173,7 @@ def thread_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def message_json(row: asyncpg.Record) -> dict[str, Any]:
+def message_json(row: asyncpg.Record) -> Message:
     return {
         "id": row["key"],
         "sender_id": row["sender_id"],
@@ -76,46 +184,12 @@ def message_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-# The list a cursor belongs to: a cursor of one list (or thread) is refused by another.
-def threads_list(account_id: str) -> str:
-    return f"threads/{account_id}"
-
-
-def administrators_list(thread_id: str) -> str:
-    return f"administrator-ids/{thread_id}"
-
-
-def members_list(thread_id: str) -> str:
-    return f"member-ids/{thread_id}"
-
-
-def messages_list(thread_id: str) -> str:
-    return f"messages/{thread_id}"
-
-
-def cursor_validator(list_of: Callable[[str], str], scope_param: str) -> Validator:
-    """A `Validator` that names `cursor` when it is not a cursor of the requested list."""
-
-    def validate(inputs: Inputs) -> Sequence[Problem]:
-        cursor, scope = inputs.optional_text("cursor"), inputs.text(scope_param)
-        if cursor is None or not is_ulid(scope):
-            return ()  # a bad thread or account id is reported by itself
-        try:
-            decode_cursor(cursor, list_of(scope))
-        except CursorError as exc:
-            return (Problem("cursor", str(exc)),)
-        return ()
-
-    return validate
-
-
-def _after(inputs: Inputs, list_name: str) -> str | None:
-    cursor = inputs.optional_text("cursor")
+def _after(cursor: str | None, list_name: str) -> str | None:
     if cursor is None:
         return None
     try:
         return decode_cursor(cursor, list_name)
-    except CursorError as exc:  # checked by the validator already; kept total
+    except CursorError as exc:  # checked by the parameters' model already; kept total
         raise ApiError(422, HttpReason.INVALID_REQUEST, [f"cursor: {exc}"]) from exc
 
 
@@ -183,57 +257,56 @@ def _page(
     return items, encode_cursor(list_name, items[-1]["key"])
 
 
-async def get_thread(request: Request, inputs: Inputs) -> Response:
-    s = services(request)
-    thread_id, account_id = inputs.text("thread_id"), inputs.text("account_id")
-    query = sql.thread_view(thread_id, account_id)
-    rows = await _visible_rows(
-        s, query, thread_id, account_id, inputs.optional_integer("min_version")
-    )
-    return JSONResponse({"thread": thread_json(rows[0])})
+async def get_thread(request: Request, call: Call[ThreadParams, None]) -> Response:
+    s, p, account = services(request), call.params, call.account
+    query = sql.thread_view(p.thread_id, account)
+    rows = await _visible_rows(s, query, p.thread_id, account, p.min_version)
+    answer: ThreadResponse = {"thread": thread_json(rows[0])}
+    return JsonResponse(answer)
 
 
-async def list_threads(request: Request, inputs: Inputs) -> Response:
-    s = services(request)
-    account_id, limit = inputs.text("account_id"), inputs.integer("limit")
-    list_name = threads_list(account_id)
-    rows = await _fetch(s, sql.thread_page(account_id, _after(inputs, list_name), limit))
-    more = len(rows) > limit
-    rows = rows[:limit]
+async def list_threads(request: Request, call: Call[ThreadsParams, None]) -> Response:
+    s, p, account = services(request), call.params, call.account
+    list_name = threads_list(account)
+    rows = await _fetch(s, sql.thread_page(account, _after(p.cursor, list_name), p.limit))
+    more = len(rows) > p.limit
+    rows = rows[: p.limit]
     next_cursor = encode_cursor(list_name, rows[-1]["id"]) if more else None
-    return JSONResponse({"threads": [thread_json(r) for r in rows], "next_cursor": next_cursor})
+    answer: ThreadPage = {"threads": [thread_json(r) for r in rows], "next_cursor": next_cursor}
+    return JsonResponse(answer)
 
 
-async def _account_ids(request: Request, inputs: Inputs, administrators: bool) -> Response:
+async def _account_ids(
+    request: Request, p: _ThreadPageParams, account: str, administrators: bool
+) -> Response:
     s = services(request)
-    thread_id, account_id = inputs.text("thread_id"), inputs.text("account_id")
-    limit = inputs.integer("limit")
-    list_name = administrators_list(thread_id) if administrators else members_list(thread_id)
+    list_name = type(p).list_of(p.thread_id)
     build = sql.administrator_page if administrators else sql.member_page
-    query = build(thread_id, account_id, _after(inputs, list_name), limit)
-    rows = await _visible_rows(
-        s, query, thread_id, account_id, inputs.optional_integer("min_version")
-    )
-    items, next_cursor = _page(rows, limit, list_name)
-    return JSONResponse({"account_ids": [r["key"] for r in items], "next_cursor": next_cursor})
+    query = build(p.thread_id, account, _after(p.cursor, list_name), p.limit)
+    rows = await _visible_rows(s, query, p.thread_id, account, p.min_version)
+    items, next_cursor = _page(rows, p.limit, list_name)
+    answer: AccountIdPage = {"account_ids": [r["key"] for r in items], "next_cursor": next_cursor}
+    return JsonResponse(answer)
 
 
-async def list_administrator_ids(request: Request, inputs: Inputs) -> Response:
-    return await _account_ids(request, inputs, administrators=True)
+async def list_administrator_ids(
+    request: Request, call: Call[AdministratorIdsParams, None]
+) -> Response:
+    return await _account_ids(request, call.params, call.account, administrators=True)
 
 
-async def list_member_ids(request: Request, inputs: Inputs) -> Response:
-    return await _account_ids(request, inputs, administrators=False)
+async def list_member_ids(request: Request, call: Call[MemberIdsParams, None]) -> Response:
+    return await _account_ids(request, call.params, call.account, administrators=False)
 
 
-async def list_messages(request: Request, inputs: Inputs) -> Response:
-    s = services(request)
-    thread_id, account_id = inputs.text("thread_id"), inputs.text("account_id")
-    limit = inputs.integer("limit")
-    list_name = messages_list(thread_id)
-    query = sql.message_page(thread_id, account_id, _after(inputs, list_name), limit)
-    rows = await _visible_rows(
-        s, query, thread_id, account_id, inputs.optional_integer("min_version")
-    )
-    items, next_cursor = _page(rows, limit, list_name)
-    return JSONResponse({"messages": [message_json(r) for r in items], "next_cursor": next_cursor})
+async def list_messages(request: Request, call: Call[MessagesParams, None]) -> Response:
+    s, p, account = services(request), call.params, call.account
+    list_name = messages_list(p.thread_id)
+    query = sql.message_page(p.thread_id, account, _after(p.cursor, list_name), p.limit)
+    rows = await _visible_rows(s, query, p.thread_id, account, p.min_version)
+    items, next_cursor = _page(rows, p.limit, list_name)
+    answer: MessagePage = {
+        "messages": [message_json(r) for r in items],
+        "next_cursor": next_cursor,
+    }
+    return JsonResponse(answer)

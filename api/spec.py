@@ -1,5 +1,7 @@
-"""What an endpoint is (method, path, parameters, body, responses, handler) and the one
-request runner that checks a request against it before the handler runs.
+"""What an endpoint is (method, path, parameter and body models, answers, handler) and the one
+request runner: authenticate, validate the parameters and the body with their pydantic
+models (`api.models`), apply the endpoint's own check (a command's domain rules), then call
+the handler.
 
 The route table (`api.routes.ENDPOINTS`) is made of these; the Starlette routes, the request
 checks and the OpenAPI document are all derived from it.
@@ -7,84 +9,90 @@ checks and the OpenAPI document are all derived from it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, assert_never
+from functools import cache
+from typing import Any, Generic, Literal, TypeVar, assert_never
 
+import orjson
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import ACCOUNT_FIELD, acting_account, authenticator
 from api.errors import ApiError, HttpReason, invalid
-from api.schema import Integer, Object, Schema, merge_problems
+from api.models import ParamIn
+from api.validation import merge_problems, problems_of, validate_body
 from pipeline.domain import Problem
 
-Location = Literal["path", "query", "header"]
 # Where an endpoint names the account it acts as (`account_id`), checked against the bearer
 # token's; endpoints without one are public.
 AccountIn = Literal["query", "body"]
 # Where the runner leaves the matched route template, for the metrics middleware.
 ROUTE_SCOPE_KEY = "threadweaver.route"
+# The acting account, in the validation context of parameter models (a cursor of the
+# caller's thread list belongs to that account).
+ACCOUNT_CONTEXT = "account"
+JsonSchema = dict[str, Any]
+
+P = TypeVar("P")
+B = TypeVar("B")
 
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    name: str
-    location: Location
-    schema: Schema
-    required: bool = False
-    description: str = ""
+    """One field of a parameter model, as the wire names it."""
 
-    @property
-    def default(self) -> Any:
-        return self.schema.default if isinstance(self.schema, Integer) else None
+    name: str
+    location: ParamIn
+    required: bool
+    description: str
+
+
+@cache
+def parameters(model: type[BaseModel] | None) -> tuple[Param, ...]:
+    """The parameters of `model`, in its fields' order; each field says where it travels."""
+    if model is None:
+        return ()
+    found = []
+    for name, info in model.model_fields.items():
+        where = [m for m in info.metadata if isinstance(m, ParamIn)]
+        if len(where) != 1:
+            raise TypeError(f"{model.__name__}.{name}: mark it PATH, QUERY or HEADER once")
+        found.append(
+            Param(info.alias or name, where[0], info.is_required(), info.description or "")
+        )
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One documented response of an endpoint."""
+    """One documented answer of an endpoint."""
 
     status: int
     description: str
-    schema: Schema | None = None
+    # A model (a TypedDict or a BaseModel), a raw JSON Schema, or no content.
+    schema: type | JsonSchema | None = None
     media_type: str = "application/json"
     # Response headers: name -> description.
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
-class Inputs:
-    """A request's checked parameters (path, query and header, by name) and body."""
+class Call(Generic[P, B]):
+    """A checked request: the acting account ("" on public endpoints), the parameters and the
+    body as their models."""
 
-    params: Mapping[str, Any]
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-    def text(self, name: str) -> str:
-        value = self.params[name]
-        assert isinstance(value, str), name
-        return value
-
-    def optional_text(self, name: str) -> str | None:
-        value = self.params.get(name)
-        assert value is None or isinstance(value, str), name
-        return value
-
-    def integer(self, name: str) -> int:
-        value = self.params[name]
-        assert isinstance(value, int), name
-        return value
-
-    def optional_integer(self, name: str) -> int | None:
-        value = self.params.get(name)
-        assert value is None or isinstance(value, int), name
-        return value
+    account: str
+    params: P
+    body: B
 
 
-Handler = Callable[[Request, Inputs], Awaitable[Response]]
-# Checks that need several inputs at once (a cursor and its list, a whole command); run on
-# shape-checked inputs even when some are bad, so that one answer names every bad field.
-Validator = Callable[[Inputs], Sequence[Problem]]
+Handler = Callable[[Request, Call[Any, Any]], Awaitable[Response]]
+# An endpoint's own check (a command's domain rules) on the parameters as sent, the acting
+# account and the body (neutral where it failed): it runs even when some inputs are bad, so
+# that one answer names every bad field.
+Check = Callable[[Mapping[str, str], str, Any], Sequence[Problem]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,49 +103,49 @@ class Endpoint:
     summary: str
     tag: str
     handler: Handler
-    params: tuple[Param, ...] = ()
-    body: Object | None = None
+    params_model: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
     responses: tuple[Reply, ...] = ()
     description: str = ""
-    validate: Validator | None = None
+    check: Check | None = None
     # The `reason` of a 422 from this endpoint.
     invalid_reason: str = HttpReason.INVALID_REQUEST
     # None: a public endpoint (no bearer token needed).
     account_in: AccountIn | None = None
 
-
-def _raw_param(request: Request, param: Param) -> str | None:
-    match param.location:
-        case "path":
-            value = request.path_params.get(param.name)
-            return None if value is None else str(value)
-        case "query":
-            return request.query_params.get(param.name)
-        case "header":
-            return request.headers.get(param.name)
+    @property
+    def params(self) -> tuple[Param, ...]:
+        return parameters(self.params_model)
 
 
-def _check_params(request: Request, endpoint: Endpoint, problems: list[Problem]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
+def _raw_params(request: Request, endpoint: Endpoint) -> dict[str, str]:
+    """The endpoint's parameters as sent (text), by their wire names."""
+    raw: dict[str, str] = {}
     for param in endpoint.params:
-        raw = _raw_param(request, param)
-        if raw is None:
-            if param.required:
-                problems.append(Problem(param.name, "is required"))
-                params[param.name] = param.schema.neutral()
-            else:
-                params[param.name] = param.default
-            continue
-        before = len(problems)
-        value = param.schema.parse_text(raw, param.name, problems)
-        if len(problems) == before:
-            value = param.schema.check(value, param.name, problems, values=True)
-        params[param.name] = value if len(problems) == before else param.schema.neutral()
-    return params
+        value: str | None
+        match param.location:
+            case ParamIn.PATH:
+                value = request.path_params.get(param.name)
+            case ParamIn.QUERY:
+                value = request.query_params.get(param.name)
+            case ParamIn.HEADER:
+                value = request.headers.get(param.name)
+            case unexpected:
+                assert_never(unexpected)
+        if value is not None:
+            raw[param.name] = str(value)
+    return raw
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+def _validate_params(
+    model: type[BaseModel] | None, raw: Mapping[str, str], account: str
+) -> tuple[BaseModel | None, list[Problem]]:
+    if model is None:
+        return None, []
+    try:
+        return model.model_validate(raw, context={ACCOUNT_CONTEXT: account}), []
+    except ValidationError as error:
+        return None, problems_of(error, model)
 
 
 async def read_json(request: Request, limit: int) -> object:
@@ -168,24 +176,14 @@ async def read_json(request: Request, limit: int) -> object:
     if not body.strip():
         return {}
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
-        if b"\\u" in body:
-            _reject_lone_surrogates(value)
-    except (ValueError, RecursionError) as exc:
+        # orjson refuses what is no JSON text (NaN, Infinity) and what is no Unicode text
+        # (half a UTF-16 pair, `"\ud800"`): a command holding one could not be produced, nor
+        # an answer naming it be sent.
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise ApiError(
             400, HttpReason.MALFORMED_JSON, [f"the body is not valid JSON: {exc}"]
         ) from exc
-    return value
-
-
-def _reject_lone_surrogates(value: object) -> None:
-    """JSON can escape half a UTF-16 pair (`"\\ud800"`), which is no text: it cannot be
-    encoded to UTF-8, so a command holding one could not be produced (nor an answer naming it
-    be sent)."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError as exc:
-        raise ValueError("a string holds a lone UTF-16 surrogate (not Unicode text)") from exc
 
 
 async def run(endpoint: Endpoint, request: Request, body_limit: int) -> Response:
@@ -194,29 +192,30 @@ async def run(endpoint: Endpoint, request: Request, body_limit: int) -> Response
     try:
         # First: an unauthenticated request learns nothing else, and nothing is produced.
         caller = authenticator(request).caller(request) if endpoint.account_in else None
-        problems: list[Problem] = []
-        params = _check_params(request, endpoint, problems)
-        body: Mapping[str, Any] = {}
-        if endpoint.body is not None:
-            raw = await read_json(request, body_limit)
-            body = endpoint.body.check(raw, "", problems, values=False)
+        raw = _raw_params(request, endpoint)
+        body_raw = await read_json(request, body_limit) if endpoint.body is not None else None
+        account, account_problems = "", list[Problem]()
         match endpoint.account_in:
             case "query":
-                account = acting_account(params.get(ACCOUNT_FIELD), caller, problems)
-                params = {**params, ACCOUNT_FIELD: account}
+                account = acting_account(raw.get(ACCOUNT_FIELD), caller, account_problems)
             case "body":
-                account = acting_account(body.get(ACCOUNT_FIELD), caller, problems)
-                body = {**body, ACCOUNT_FIELD: account}
+                stated = body_raw.get(ACCOUNT_FIELD) if isinstance(body_raw, dict) else None
+                account = acting_account(stated, caller, account_problems)
             case None:
                 pass
             case unexpected:
                 assert_never(unexpected)
-        inputs = Inputs(params, body)
-        if endpoint.validate is not None:
-            problems = merge_problems(problems, endpoint.validate(inputs))
+        params, problems = _validate_params(endpoint.params_model, raw, account)
+        body = None
+        if endpoint.body is not None:
+            body, body_problems = validate_body(endpoint.body, body_raw)
+            problems += body_problems
+        problems += account_problems
+        if endpoint.check is not None:
+            problems = merge_problems(problems, endpoint.check(raw, account, body))
         if problems:
             raise invalid(problems, endpoint.invalid_reason)
-        return await endpoint.handler(request, inputs)
+        return await endpoint.handler(request, Call(account, params, body))
     except ApiError as exc:
         return exc.response()
 

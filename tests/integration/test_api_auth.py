@@ -24,10 +24,10 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
+from api.models import ULID_PATTERN
 from api.routes import ENDPOINTS
-from api.schema import Array, Object, String
 from api.spec import Endpoint
 from pipeline.client.commands import new_id
 from pipeline.kafka.offsets import end_offsets
@@ -259,51 +259,77 @@ async def test_disabled_mode_reads_as_the_stated_account(
     )
 
 
-def _ulid_like(schema: object) -> bool:
-    return isinstance(schema, String) and schema.ulid
+# The body models' fields, as their JSON schemas tell them (an optional field's null aside).
+Schema = dict[str, Any]
 
 
-def _hostile_bodies(body: Object, valid: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _fields(model: type[BaseModel]) -> dict[str, Schema]:
+    document = model.model_json_schema()
+    definitions = document.get("$defs", {})
+
+    def resolved(schema: Schema) -> Schema:
+        options = [o for o in schema.get("anyOf", [schema]) if o != {"type": "null"}]
+        (schema,) = options
+        if "$ref" in schema:
+            schema = definitions[schema["$ref"].rsplit("/", 1)[1]]
+        if schema.get("type") == "array":
+            schema = {**schema, "items": resolved(schema["items"])}
+        return schema
+
+    return {name: resolved(field) for name, field in document["properties"].items()}
+
+
+def _is_array(schema: Schema) -> bool:
+    return schema.get("type") == "array"
+
+
+def _ulid_like(schema: Schema) -> bool:
+    return schema.get("pattern") == ULID_PATTERN
+
+
+def _hostile_bodies(
+    body: type[BaseModel], valid: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """`valid` with one field at a time replaced by a hostile value."""
-    for prop in body.props:
-        schema = prop.schema
-        if isinstance(schema, Array) and isinstance(schema.items, Object):
+    for name, schema in _fields(body).items():
+        if _is_array(schema) and schema["items"].get("type") == "object":
             # messages: every field of a message, inside an otherwise valid one.
-            for inner in schema.items.props:
-                values = HOSTILE_TEXT if not _ulid_like_any(inner.schema) else HOSTILE
+            for inner_name, field in schema["items"]["properties"].items():
+                inner = next(o for o in field.get("anyOf", [field]) if o != {"type": "null"})
+                values = HOSTILE_TEXT if not _ulid_like_any(inner) else HOSTILE
                 for value in values:
-                    item = {"text": "fine", inner.name: value}
-                    yield f"{prop.name}[0].{inner.name}", {**valid, prop.name: [item]}
+                    item = {"text": "fine", inner_name: value}
+                    yield f"{name}[0].{inner_name}", {**valid, name: [item]}
             values = HOSTILE
         elif _ulid_like_any(schema):
             values = HOSTILE
         else:
             values = HOSTILE_TEXT
         for value in values:
-            yield prop.name, {**valid, prop.name: value}
-            if isinstance(schema, Array):
-                yield f"{prop.name}[0]", {**valid, prop.name: [value]}
+            yield name, {**valid, name: value}
+            if _is_array(schema):
+                yield f"{name}[0]", {**valid, name: [value]}
 
 
-def _ulid_like_any(schema: object) -> bool:
-    return _ulid_like(schema) or (isinstance(schema, Array) and _ulid_like(schema.items))
+def _ulid_like_any(schema: Schema) -> bool:
+    return _ulid_like(schema) or (_is_array(schema) and _ulid_like(schema["items"]))
 
 
 def _valid_body(endpoint: Endpoint, account: str, message: str) -> dict[str, Any]:
     assert endpoint.body is not None
     valid: dict[str, Any] = {"account_id": account}
-    for prop in endpoint.body.props:
-        if prop.name == "account_id":
+    for name, schema in _fields(endpoint.body).items():
+        if name == "account_id":
             continue
-        match prop.name:
+        match name:
             case "title":
-                valid[prop.name] = "t"
+                valid[name] = "t"
             case "messages":
-                valid[prop.name] = [{"text": "hello"}]
+                valid[name] = [{"text": "hello"}]
             case "message_ids":
-                valid[prop.name] = [message]
-            case _ if isinstance(prop.schema, Array):
-                valid[prop.name] = []
+                valid[name] = [message]
+            case _ if _is_array(schema):
+                valid[name] = []
             case _:
                 pass
     return valid

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.commands import build_add_messages, build_create, derived_id
-from api.spec import Inputs
+from api.models import AddMessagesRequest, CreateThreadRequest
 from pipeline.domain import AddMessages, CreateThread
 from pipeline.domain.ids import is_ulid
 from tests.support.builders import ALICE, BOB, THREAD, ulid
@@ -16,35 +16,32 @@ pytestmark = pytest.mark.unit
 KEY = ulid(42)
 
 
-def create_inputs() -> Inputs:
-    return Inputs(
-        {"Idempotency-Key": KEY},
-        {
-            "account_id": ALICE,
-            "title": "Lunch",
-            "remarks": None,
-            "parent_thread_id": THREAD,
-            "administrator_ids": [],
-            "member_ids": [BOB],
-        },
+def create_body() -> CreateThreadRequest:
+    return CreateThreadRequest(
+        account_id=ALICE,
+        title="Lunch",
+        remarks=None,
+        parent_thread_id=THREAD,
+        administrator_ids=[],
+        member_ids=[BOB],
     )
 
 
 def test_a_retry_builds_the_same_thread_id() -> None:
-    first, again = build_create(create_inputs(), KEY), build_create(create_inputs(), KEY)
+    first = build_create(create_body(), ALICE, "", KEY)
+    again = build_create(create_body(), ALICE, "", KEY)
     assert first.thread_id == again.thread_id
     assert first.command_id == KEY
     assert is_ulid(first.thread_id)
     assert first.thread_id != KEY
-    assert build_create(create_inputs(), ulid(43)).thread_id != first.thread_id
+    assert build_create(create_body(), ALICE, "", ulid(43)).thread_id != first.thread_id
     assert isinstance(first.body, CreateThread)
     assert first.body.parent_thread_id == THREAD
     assert first.sender_id == ALICE
 
 
 def test_message_ids_are_stable_and_in_request_order() -> None:
-    inputs = Inputs(
-        {"thread_id": THREAD},
+    body = AddMessagesRequest.model_validate(
         {
             "account_id": ALICE,
             "messages": [
@@ -53,13 +50,13 @@ def test_message_ids_are_stable_and_in_request_order() -> None:
             ],
         },
     )
-    command = build_add_messages(inputs, KEY)
+    command = build_add_messages(body, ALICE, THREAD, KEY)
     assert isinstance(command.body, AddMessages)
     ids = [m.message_id for m in command.body.messages]
     assert ids == sorted(ids)
     assert len(set(ids)) == 100
     assert all(is_ulid(i) for i in ids)
-    again = build_add_messages(inputs, KEY)
+    again = build_add_messages(body, ALICE, THREAD, KEY)
     assert isinstance(again.body, AddMessages)
     assert [m.message_id for m in again.body.messages] == ids
 
