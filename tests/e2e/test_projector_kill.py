@@ -88,9 +88,7 @@ async def test_read_model_equals_fold_after_sigkills(stack: object, tmp_path: Pa
     settings: Settings = stack.settings()  # type: ignore[attr-defined]
     assert settings.pg_dsn is not None
     rng = random.Random(20261123)
-    journal = SyntheticJournal(seed=20261123)
-    journal.create_threads(THREADS)
-    journal.run(COMMANDS)
+    journal = SyntheticJournal(seed=20261123, threads=THREADS, commands=COMMANDS)
     journal.destroy_some(0.05)
     ours = journal.thread_ids
     chunks = chunks_with_re_appends(journal.events, rng)

@@ -105,9 +105,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def test_duplicates_conflicts_and_poison_records(
     settings: Settings, dynamodb: Any, running: Component
 ) -> None:
-    synthetic = SyntheticJournal(seed=41)
-    synthetic.create_threads(1)
-    synthetic.run(5)
+    synthetic = SyntheticJournal(seed=41, threads=1, commands=5)
     first, *rest = synthetic.events
     thread = first.thread_id
     rewritten = conflicting(first)
@@ -155,11 +153,8 @@ def metric(port: int, name: str, **labels: str) -> float:
 def test_throttling_unprocessed_items_and_a_refused_item_are_survived(
     settings: Settings, dynamodb: Any, tmp_path: Path
 ) -> None:
-    synthetic = SyntheticJournal(seed=42)
-    synthetic.create_threads(30)
-    synthetic.run(400)
-    poison = SyntheticJournal(seed=43)
-    poison.create_threads(1)
+    synthetic = SyntheticJournal(seed=42, threads=30, commands=400)
+    poison = SyntheticJournal(seed=43, threads=1)
     (poisoned,) = poison.events
     port = free_port()
     component = mirror(
@@ -257,9 +252,7 @@ def test_exactly_once_per_key_under_sigkill(
     settings: Settings, dynamodb: Any, tmp_path: Path
 ) -> None:
     rng = random.Random(20261122)
-    synthetic = SyntheticJournal(seed=44)
-    synthetic.create_threads(150)
-    synthetic.run(3200)
+    synthetic = SyntheticJournal(seed=44, threads=150, commands=3200)
     events = synthetic.events
     # Identical re-appends, as a worker makes after a crash: still one item each.
     reappended = rng.sample(events, 60)

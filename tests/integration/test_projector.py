@@ -187,9 +187,7 @@ async def test_a_thread_lifecycle_is_projected_row_by_row(
 async def test_many_threads_equal_fold_of_the_journal(
     read_model: ReadModel, running: Component, producer: JournalProducer
 ) -> None:
-    journal = SyntheticJournal(seed=21)
-    journal.create_threads(120)
-    journal.run(2000)
+    journal = SyntheticJournal(seed=21, threads=120, commands=2000)
     journal.destroy_some(0.1)
     await project(producer, running, read_model, journal.events)
     await assert_read_model_equals_fold(read_model.dsn, fold(journal.events), journal.thread_ids)
@@ -328,9 +326,7 @@ async def test_an_event_the_database_refuses_parks_only_its_thread(
 async def test_verify_and_rebuild(
     read_model: ReadModel, running: Component, producer: JournalProducer
 ) -> None:
-    journal = SyntheticJournal(seed=33)
-    journal.create_threads(30)
-    journal.run(300)
+    journal = SyntheticJournal(seed=33, threads=30, commands=300)
     threads = sorted(journal.thread_ids)
     folded = fold(journal.events)
     await project(producer, running, read_model, journal.events)
@@ -361,9 +357,7 @@ async def test_verify_and_rebuild(
 
     # The projector carries on from where the rebuild stopped.
     running.start()
-    more = SyntheticJournal(seed=34)
-    more.create_threads(5)
-    more.run(30)
+    more = SyntheticJournal(seed=34, threads=5, commands=30)
     await project(producer, running, read_model, more.events)
     await assert_read_model_equals_fold(read_model.dsn, fold(more.events), more.thread_ids)
     assert "assigned journal partitions" in running.log_path.read_text()

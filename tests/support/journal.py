@@ -36,12 +36,15 @@ class SyntheticJournal:
     `events` is the journal order: the order the commands were decided in.
     """
 
-    def __init__(self, seed: int = 5) -> None:
+    def __init__(self, seed: int = 5, *, threads: int = 0, commands: int = 0) -> None:
+        """`threads` created, then `commands` run over them (both may come later)."""
         self.rng = random.Random(seed)
         self.mix = Mix(self.rng)
         self.aggregates: dict[str, Aggregate] = {}
         self.models: list[ThreadModel] = []
         self.events: list[Event] = []
+        self.create_threads(threads)
+        self.run(commands)
 
     def handle(self, command: Command) -> Reply:
         aggregate = self.aggregates.setdefault(command.thread_id, Aggregate())

@@ -145,9 +145,7 @@ def verified(
 
 
 def journal_records() -> list[Record]:
-    journal = SyntheticJournal(seed=21)
-    journal.create_threads(4)
-    journal.run(120)
+    journal = SyntheticJournal(seed=21, threads=4, commands=120)
     journal.destroy_some(0.5)
     return [record(e, offset) for offset, e in enumerate(journal.events)]
 

@@ -64,9 +64,7 @@ def test_fold_agrees_with_replay(commands: list[Command]) -> None:
 
 
 def test_re_appends_and_conflicts_change_nothing() -> None:
-    journal = SyntheticJournal(seed=11)
-    journal.create_threads(5)
-    journal.run(200)
+    journal = SyntheticJournal(seed=11, threads=5, commands=200)
     events = journal.events
     noisy = [*events[:50], *events[10:30], conflicting(events[40]), *events[50:], *events[-5:]]
     assert fold(noisy) == fold(events)
@@ -74,9 +72,7 @@ def test_re_appends_and_conflicts_change_nothing() -> None:
 
 
 def test_a_gap_parks_the_thread_at_the_version_before_it() -> None:
-    journal = SyntheticJournal(seed=3)
-    journal.create_threads(2)
-    journal.run(60)
+    journal = SyntheticJournal(seed=3, threads=2, commands=60)
     first = journal.models[0].thread_id
     ours = [e for e in journal.events if e.thread_id == first]
     assert len(ours) > 4
@@ -91,9 +87,7 @@ def test_a_gap_parks_the_thread_at_the_version_before_it() -> None:
 
 
 def test_removed_messages_keep_their_rows() -> None:
-    journal = SyntheticJournal(seed=8)
-    journal.create_threads(3)
-    journal.run(300)
+    journal = SyntheticJournal(seed=8, threads=3, commands=300)
     messages = [m for view in fold(journal.events).views.values() for m in view.messages]
     removed = [m for m in messages if m.removed_at is not None]
     assert removed
