@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api.auth import Authenticator
 from api.errors import (
@@ -34,6 +34,7 @@ from api.queries import READ_MODEL_UNAVAILABLE
 from api.routes import ENDPOINTS, TAGS
 from api.services import Services
 from api.spec import starlette_endpoint
+from api.swagger import ASSETS_PREFIX, SwaggerAssets
 from pipeline.client import CommandClient
 from pipeline.kafka.brokers import wait_until_reachable
 from pipeline.kafka.config import client_config
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings if settings is not None else Settings.from_env()
     # Before anything else: an API that cannot verify tokens must not serve at all.
     authenticator = Authenticator(settings.api.auth)
-    routes = [
+    routes: list[BaseRoute] = [
         Route(
             endpoint.path,
             starlette_endpoint(endpoint, settings.api.body_limit_bytes),
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         for endpoint in ENDPOINTS
     ]
+    # After the routes: `/docs` itself is the page (a route), its files are below it.
+    routes.append(Mount(ASSETS_PREFIX, app=SwaggerAssets(), name="docs-assets"))
     app = Starlette(
         routes=routes,
         middleware=[Middleware(MetricsMiddleware)],

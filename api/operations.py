@@ -1,4 +1,4 @@
-"""Operational endpoints: liveness, readiness, metrics, the OpenAPI document, the docs page."""
+"""Operational endpoints: liveness, readiness, metrics, the OpenAPI document, Swagger UI."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from api import sql
-from api.docs import DOCS_HEADERS, DOCS_HTML
 from api.errors import HttpReason
 from api.metrics import exposition
 from api.models import Health, Readiness, ReadinessChecks
 from api.responses import JsonResponse
 from api.services import services
 from api.spec import Call
+from api.swagger import DOCS_HEADERS, DOCS_HTML
 
 READY_TIMEOUT_S = 2.0
 

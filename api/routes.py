@@ -300,7 +300,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _operation(
         "/docs",
         "docs",
-        "Interactive documentation",
+        "Interactive documentation (Swagger UI)",
         operations.docs,
         Reply(200, "HTML page", {"type": "string"}, "text/html"),
     ),
