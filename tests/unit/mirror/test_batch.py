@@ -19,11 +19,6 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def fake() -> FakeDynamoDB:
-    return FakeDynamoDB()
-
-
-@pytest.fixture
 def letters() -> Letters:
     return Letters()
 

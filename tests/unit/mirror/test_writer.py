@@ -33,11 +33,6 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def fake() -> FakeDynamoDB:
-    return FakeDynamoDB()
-
-
-@pytest.fixture
 def writer(fake: FakeDynamoDB, sleeps: list[float]) -> Iterator[DynamoWriter]:
     w = DynamoWriter(
         fake,
