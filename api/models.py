@@ -13,7 +13,7 @@ Two strengths of check, as before pydantic:
 
 Answers are TypedDicts: handlers build plain dicts that mypy checks against them, orjson
 encodes them, and pydantic generates their schema. Building validated models from rows we
-read ourselves would check our own output on every request (docs/adr/0013).
+read ourselves would check our own output on every request (docs/adr/0014).
 """
 
 from __future__ import annotations

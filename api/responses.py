@@ -1,5 +1,5 @@
-"""JSON answers, encoded by orjson (about twenty times faster than the standard library's
-encoder on a page of messages; docs/adr/0013)."""
+"""JSON answers, encoded by orjson (about fifteen times faster than the standard library's
+encoder on a page of messages; docs/adr/0014)."""
 
 from __future__ import annotations
 
