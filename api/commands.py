@@ -1,5 +1,7 @@
-"""Command endpoints: build a domain command from the checked body, produce it through the
-client library, await the worker's reply and map it to HTTP (docs/adr/0007-http-api.md).
+"""Command endpoints: their parameter models (the thread in the path, `Idempotency-Key`),
+the domain command built from the shape-checked body and checked by the domain's rules,
+produced through the client library; the worker's reply mapped to HTTP
+(docs/adr/0007-http-api.md).
 
 Idempotency: the `Idempotency-Key` header is the command id. The ids the API generates for
 the caller (the new thread's id, the new messages' ids) are DERIVED from the command id, so a

@@ -1,5 +1,6 @@
-"""Query handlers (docs/architecture.md, HTTP API): thin glue between the checked inputs,
-the SQL builders of `api.sql` and the JSON shapes of the contract.
+"""Query endpoints (docs/architecture.md, HTTP API): their parameter models (checked fully:
+ids, page sizes, cursors of the right list) and thin handlers between those, the SQL
+builders of `api.sql` and the answers of `api.models`.
 
 Read your writes (docs/guarantees.md): a thread-scoped query may carry `min_version`. When
 the read model is behind, the handler polls the thread's version (short, growing sleeps) for

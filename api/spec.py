@@ -194,7 +194,10 @@ async def run(endpoint: Endpoint, request: Request, body_limit: int) -> Response
         caller = authenticator(request).caller(request) if endpoint.account_in else None
         raw = _raw_params(request, endpoint)
         body_raw = await read_json(request, body_limit) if endpoint.body is not None else None
-        account, account_problems = "", list[Problem]()
+        account = ""
+        # After the parameters' and the body's: a missing account_id (no authentication)
+        # is named after the fields that were sent wrong.
+        account_problems: list[Problem] = []
         match endpoint.account_in:
             case "query":
                 account = acting_account(raw.get(ACCOUNT_FIELD), caller, account_problems)

@@ -8,8 +8,7 @@ every bad field, whichever layer found it.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -35,12 +34,12 @@ _MESSAGES = {
 _TYPE_ERRORS = frozenset({"string_type", "list_type", "model_type", "dict_type", "int_type"})
 # A neutral value of each type, for a part that had the wrong one; None stands for a missing
 # field until the next pass names its type.
-_NEUTRAL: Mapping[str, Any] = {
-    "missing": None,
-    "string_type": "",
-    "list_type": [],
-    "model_type": {},
-    "dict_type": {},
+_NEUTRAL: Mapping[str, Callable[[], Any]] = {
+    "missing": lambda: None,
+    "string_type": str,
+    "list_type": list,
+    "model_type": dict,
+    "dict_type": dict,
 }
 # Enough for the deepest body (a message's recipient list: object, array, object, array).
 _NEUTRAL_PASSES = 6
@@ -104,62 +103,87 @@ def _in_wire_order(errors: Sequence[ErrorDetails]) -> list[ErrorDetails]:
     return sorted(errors, key=key)
 
 
-def problems_of(error: ValidationError, parameters: type[BaseModel] | None = None) -> list[Problem]:
+def problems_of(
+    error: ValidationError | Sequence[ErrorDetails], parameters: type[BaseModel] | None = None
+) -> list[Problem]:
     """One problem per error; `parameters`: the model of the parameters that failed, for the
     wording of its integers' ranges."""
-    return [
-        Problem(wire_name(details["loc"]), _message(details, parameters))
-        for details in _in_wire_order(error.errors(include_url=False))
-    ]
+    errors = error.errors(include_url=False) if isinstance(error, ValidationError) else error
+    if any(details["type"] == "extra_forbidden" for details in errors):
+        errors = _in_wire_order(errors)
+    return [Problem(wire_name(details["loc"]), _message(details, parameters)) for details in errors]
 
 
-def _replace(value: Any, loc: Sequence[int | str], kind: str) -> Any:
-    """`value` with the part at `loc` made neutral (or dropped, for an unknown field)."""
-    if not loc:
-        return copy.deepcopy(_NEUTRAL.get(kind))
-    head, rest = loc[0], loc[1:]
-    if isinstance(value, dict) and isinstance(head, str):
-        if kind == "extra_forbidden" and not rest:
-            return {k: v for k, v in value.items() if k != head}
-        return {**value, head: _replace(value.get(head), rest, kind)}
-    if isinstance(value, list) and isinstance(head, int) and head < len(value):
-        return [*value[:head], _replace(value[head], rest, kind), *value[head + 1 :]]
+def _neutral(kind: str) -> Any:
+    return _NEUTRAL.get(kind, lambda: None)()
+
+
+def _has(container: Any, part: int | str) -> bool:
+    if isinstance(container, dict):
+        return isinstance(part, str) and part in container
+    return isinstance(container, list) and isinstance(part, int) and part < len(container)
+
+
+def _make_neutral(value: Any, errors: Sequence[ErrorDetails]) -> Any:
+    """`value` with each failed part made neutral (an unknown field dropped), changed in place:
+    one pass, however many parts failed (a body of 1 MiB can hold half a million)."""
+    for details in errors:
+        loc, kind = details["loc"], details["type"]
+        if not loc:
+            return _neutral(kind)
+        parent = value
+        for part in loc[:-1]:
+            if not _has(parent, part):
+                break  # inside a part already made neutral
+            parent = parent[part]
+        else:
+            last = loc[-1]
+            if isinstance(parent, dict) and isinstance(last, str):
+                if kind == "extra_forbidden":
+                    parent.pop(last, None)
+                else:
+                    parent[last] = _neutral(kind)
+            elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+                parent[last] = _neutral(kind)
     return value
 
 
 def validate_body(model: type[M], raw: object) -> tuple[M, list[Problem]]:
     """The body as `model` and its problems; a body with problems still comes back as a
-    `model`, its bad parts neutral, for the checks that follow."""
+    `model`, its bad parts neutral, for the checks that follow. `raw`, the parsed JSON, may
+    be changed."""
     try:
         return model.model_validate(raw), []
     except ValidationError as error:
-        problems = problems_of(error)
+        errors = error.errors(include_url=False)
         failed = error
+    problems = problems_of(errors)
     value = raw
     for _ in range(_NEUTRAL_PASSES):
-        for details in failed.errors(include_url=False):
-            value = _replace(value, details["loc"], details["type"])
+        value = _make_neutral(value, errors)
         try:
             return model.model_validate(value), problems
         except ValidationError as again:
-            failed = again
-    raise AssertionError(f"no neutral {model.__name__} for {raw!r}: {failed}")
+            failed, errors = again, again.errors(include_url=False)
+    raise AssertionError(f"no neutral {model.__name__} after {_NEUTRAL_PASSES} passes: {failed}")
 
 
-def covers(problem: Problem, reported: Sequence[Problem]) -> bool:
-    """True when `problem` is about a field (or a part of one) that is already reported."""
-    return any(
-        problem.field == seen.field
-        or problem.field.startswith((f"{seen.field}.", f"{seen.field}["))
-        for seen in reported
-    )
+def _fields_around(field: str) -> Iterator[str]:
+    """`messages[1].text` -> `messages`, `messages[1]`, `messages[1].text`: the field and
+    those it is a part of."""
+    for index, char in enumerate(field):
+        if char in ".[":
+            yield field[:index]
+    yield field
 
 
 def merge_problems(first: Sequence[Problem], then: Sequence[Problem]) -> list[Problem]:
-    """`first` plus the problems of `then` about fields `first` does not mention: one message
-    per bad field even when two layers look at the same field."""
+    """`first` plus the problems of `then` about fields `first` does not mention (nor a field
+    they are part of): one message per bad field even when two layers look at the same field."""
     merged = list(first)
+    reported = {problem.field for problem in merged}
     for problem in then:
-        if not covers(problem, merged):
+        if not any(field in reported for field in _fields_around(problem.field)):
             merged.append(problem)
+            reported.add(problem.field)
     return merged

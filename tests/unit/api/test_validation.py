@@ -3,6 +3,7 @@ the wire, and a body of the declared shape even when it failed (for the domain's
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -182,3 +183,18 @@ def test_merge_keeps_one_message_per_field() -> None:
         "messages[10].text: must be 1..4096 characters long",
         "account_id: must be a ULID",
     ]
+
+
+def test_many_bad_items_cost_time_in_proportion() -> None:
+    """A body of the allowed size can hold hundreds of thousands of bad items: naming them,
+    making them neutral and merging the domain's problems must stay linear (merging once
+    compared every pair: 84 s for an 800 KB body)."""
+    body = {"title": "t", "member_ids": ["x"] * 1000, "administrator_ids": [1] * 100_000}
+    started = time.perf_counter()
+    result, shape = validate_body(CreateThreadRequest, body)
+    domain = CommandRoute(build_create).check({}, ALICE, result)
+    merged = merge_problems(shape, domain)
+    elapsed = time.perf_counter() - started
+    # The domain adds the list's bound and the 1,000 members that are no ULIDs.
+    assert (len(shape), len(domain), len(merged)) == (100_000, 1001, 101_001)
+    assert elapsed < 5.0, f"{elapsed:.1f} s"
