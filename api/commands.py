@@ -12,6 +12,7 @@ gets the original reply from the worker (ADR 0002), even after a 504.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -44,6 +45,8 @@ from pipeline.domain import Command, NewMessage, Problem, validate_command
 from pipeline.domain.ids import CROCKFORD, is_ulid, ulid_from_parts
 from pipeline.kafka.producer import DeliveryError
 from pipeline.kafka.replies import CommandAccepted, CommandRejected
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 # Domain field names that the HTTP API spells differently.
@@ -174,10 +177,14 @@ class CommandRoute:
         s, params = services(request), call.params
         thread_id = params.thread_id if isinstance(params, ThreadCommandParams) else ""
         command = self.build(call.body, call.account, thread_id, params.idempotency_key or new_id())
+        # The ids a grep of the logs follows through the worker and the projector.
+        ids = {"command_id": command.command_id, "thread_id": command.thread_id}
+        log.debug("command %s from %s: sending", command.name, call.account, extra=ids)
         try:
             reply = await s.client.send(command, timeout=s.settings.reply_timeout_s)
         except ReplyTimeoutError as exc:
             COMMANDS.labels(command.name, "timeout", "").inc()
+            log.warning("command %s: no reply in time", command.name, extra=ids)
             raise ApiError(
                 504,
                 HttpReason.REPLY_TIMEOUT,
@@ -191,6 +198,7 @@ class CommandRoute:
             ) from exc
         except (DeliveryError, KafkaException, BufferError) as exc:
             COMMANDS.labels(command.name, "error", "").inc()
+            log.warning("command %s: not sent (%s)", command.name, exc, extra=ids)
             raise ApiError(
                 503,
                 HttpReason.UNAVAILABLE,
@@ -204,6 +212,9 @@ class CommandRoute:
         match reply:
             case CommandAccepted():
                 COMMANDS.labels(command.name, "accepted", "").inc()
+                log.debug(
+                    "command %s: accepted at version %d", command.name, reply.version, extra=ids
+                )
                 if self.with_message_ids:
                     with_ids: MessagesCommandResult = {
                         "thread_id": reply.thread_id,
@@ -220,4 +231,5 @@ class CommandRoute:
                 return JsonResponse(result)
             case CommandRejected():
                 COMMANDS.labels(command.name, "rejected", reply.reason.value).inc()
+                log.debug("command %s: rejected (%s)", command.name, reply.reason.value, extra=ids)
                 raise rejection(reply.reason, reply.message)

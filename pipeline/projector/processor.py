@@ -159,7 +159,7 @@ def _log_verdicts(plans: Sequence[ThreadPlan]) -> None:
             event = verdict.event
             log.debug(
                 "event %s seq_nr %d: %s",
-                type(event).__name__,
+                event.name,
                 event.seq_nr,
                 verdict.outcome.value,
                 extra={
