@@ -31,7 +31,7 @@ from pipeline.domain.events import (
 )
 from pipeline.domain.evolve import evolve, replay
 from pipeline.domain.rejections import Rejected, RejectionReason
-from pipeline.domain.state import AcceptedOutcome, Message, Thread, ThreadState
+from pipeline.domain.state import AcceptedOutcome, Thread, ThreadState
 from pipeline.domain.validation import Problem, validate_command
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
     "LeaveMemberIds",
     "MemberIdsJoined",
     "MemberIdsLeft",
-    "Message",
     "MessagesAdded",
     "MessagesRemoved",
     "NewMessage",

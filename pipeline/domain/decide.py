@@ -282,10 +282,10 @@ def _remove_messages(
         return _not_member(command)
     removed: list[MessageId] = []
     for message_id in _unique_in_order(body.message_ids):
-        message = state.messages.get(message_id)
-        if message is None:
+        message_sender = state.messages.get(message_id)
+        if message_sender is None:
             continue  # unknown or already removed: removing is idempotent
-        if not moderator and message.sender_id != sender:
+        if not moderator and message_sender != sender:
             return _reject(
                 RejectionReason.NOT_MESSAGE_SENDER,
                 f"message {message_id} was not sent by account {sender}",

@@ -24,7 +24,7 @@ from pipeline.domain.events import (
     ThreadDestroyed,
 )
 from pipeline.domain.ids import CommandId, MessageId
-from pipeline.domain.state import AcceptedOutcome, Message, Thread, ThreadState
+from pipeline.domain.state import AcceptedOutcome, Thread, ThreadState
 
 
 def _remember(
@@ -86,14 +86,7 @@ def evolve(state: ThreadState, event: Event) -> ThreadState:
         case MessagesAdded():
             messages = dict(state.messages)
             for added in body.messages:
-                messages[added.message_id] = Message(
-                    message_id=added.message_id,
-                    sender_id=event.sender_id,
-                    text=added.text,
-                    reply_message_id=added.reply_message_id,
-                    to_account_ids=added.to_account_ids,
-                    created_at=event.occurred_at,
-                )
+                messages[added.message_id] = event.sender_id
             message_ids = tuple(added.message_id for added in body.messages)
             changes["messages"] = messages
         case MessagesRemoved():

@@ -1,4 +1,9 @@
-"""The Thread aggregate's state: the fold of its journal, nothing else.
+"""The Thread aggregate's decision state: what `decide` reads, folded from the journal.
+
+It holds the thread's header, its administrators and members, each live message's id and
+sender (reply targets, the live limit, removal rights), the ids of removed messages (an id is
+never reused) and the outcomes of recent commands (retries). Message texts, reply targets and
+recipients are not kept: they live in the journal and the read model (issue 15).
 
 `None` stands for a thread that does not exist. Collections are immutable (frozensets,
 tuples) or never mutated after construction (mappings), so states can be shared and compared.
@@ -11,16 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline.domain.ids import AccountId, CommandId, EventId, MessageId, ThreadId
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    message_id: MessageId
-    sender_id: AccountId
-    text: str
-    reply_message_id: MessageId | None
-    to_account_ids: tuple[AccountId, ...]
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +42,8 @@ class Thread:
     version: int
     last_command_offset: int
     destroyed: bool = False
-    # Live messages in the order they were added (dicts keep insertion order).
-    messages: Mapping[MessageId, Message] = field(default_factory=dict)
+    # Live messages, id -> sender id, in the order they were added (dicts keep insertion order).
+    messages: Mapping[MessageId, AccountId] = field(default_factory=dict)
     # Ids of removed messages: an id is never reused within a thread.
     removed_message_ids: frozenset[MessageId] = frozenset()
     # The most recent accepted commands, oldest first, bounded by RECENT_COMMANDS_MAX.

@@ -1,11 +1,12 @@
 """The stored form of a Thread: plain tuples pickled, not the dataclasses themselves.
 
-Every batch re-stores the state of each thread it touched, message history included, so this
-encoding is on the worker's hot path. Pickling frozen slotted dataclasses goes through
-Python-level `__getstate__` for every Message; plain tuples of str/int/datetime are pickled in
-C, several times faster (measured in the worker profile, issue 7). The layout is positional:
-change it only together with `FORMAT` in store.py, and old entries then read as unreadable
-and are rebuilt from the journal.
+Every batch re-stores the state of each thread it touched, so this encoding is on the
+worker's hot path. Pickling frozen slotted dataclasses goes through Python-level
+`__getstate__` for every object; plain tuples of str/int/datetime are pickled in C, several
+times faster (measured in the worker profile, issue 7). Live messages are two parallel
+tuples, ids and senders, with each sender written once and referred to after (pickle shares
+what is one object). The layout is positional: change it only together with `FORMAT` in
+store.py, and old entries then read as unreadable and are rebuilt from the journal.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import pickle
 from typing import Any
 
 from pipeline.domain import Thread
-from pipeline.domain.state import AcceptedOutcome, Message
+from pipeline.domain.state import AcceptedOutcome
 
-_FIELDS = 15
+_FIELDS = 16
 
 
 def dumps(state: Thread) -> bytes:
+    senders: dict[str, str] = {}
     flat = (
         state.thread_id,
         state.creator_id,
@@ -33,10 +35,8 @@ def dumps(state: Thread) -> bytes:
         state.version,
         state.last_command_offset,
         state.destroyed,
-        tuple(
-            (m.message_id, m.sender_id, m.text, m.reply_message_id, m.to_account_ids, m.created_at)
-            for m in state.messages.values()
-        ),
+        tuple(state.messages),
+        tuple(senders.setdefault(sender, sender) for sender in state.messages.values()),
         tuple(state.removed_message_ids),
         tuple(
             (o.command_id, o.version, o.event_ids, o.message_ids)
@@ -64,7 +64,8 @@ def loads(raw: bytes) -> Thread:
         version,
         last_command_offset,
         destroyed,
-        messages,
+        message_ids,
+        message_senders,
         removed_message_ids,
         recent_commands,
     ) = flat
@@ -81,7 +82,7 @@ def loads(raw: bytes) -> Thread:
         version=version,
         last_command_offset=last_command_offset,
         destroyed=destroyed,
-        messages={m[0]: Message(*m) for m in messages},
+        messages=dict(zip(message_ids, message_senders, strict=True)),
         removed_message_ids=frozenset(removed_message_ids),
         recent_commands={o[0]: AcceptedOutcome(*o) for o in recent_commands},
     )

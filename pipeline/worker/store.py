@@ -4,7 +4,10 @@ Each partition keeps, in the same atomic write batch as its thread states, the j
 offset up to which those states are folded. A crash can only lose a suffix of batches, so
 the store is always a consistent prefix of the journal and catch-up resumes from the marker.
 Anything unreadable (an older format, a torn file) is treated as missing: the
-partition is rebuilt from the journal, never trusted and never fatal.
+partition is rebuilt from the journal, never trusted and never fatal. A store written in
+another format is emptied when opened, so every partition is rebuilt from the journal at its
+first catch-up (an old state of a thread that catch-up does not touch would otherwise be met
+in a batch, where it cannot be rebuilt).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pipeline.domain import Thread
 from pipeline.worker import state_codec
 
 # Bump when the stored layout (state_codec.py) changes: old entries then read as unreadable.
-FORMAT = b"\x02"
+FORMAT = b"\x03"
+_FORMAT_KEY = b"format"
 
 
 class UnreadableStateError(Exception):
@@ -52,6 +56,10 @@ class ThreadStore:
         options = Options(raw_mode=True)
         options.create_if_missing(True)
         self._db = Rdict(str(path), options)
+        if self._db.get(_FORMAT_KEY) != FORMAT:
+            # An older layout (or a store from before this key): start empty, fold the journal.
+            self._db.delete_range(b"", b"\xff")
+            self._db.put(_FORMAT_KEY, FORMAT)
 
     def get(self, partition: int, thread_id: str) -> Thread | None:
         raw = self._db.get(_state_key(partition, thread_id))

@@ -243,22 +243,24 @@ class Scenario:
         return self._send(case, sender, _add(*messages), "post-batch")
 
     def remove_own(self, case: ThreadCase) -> Planned | None:
-        messages = case.thread.messages
+        messages = case.thread.messages  # live message id -> its sender
         if not messages:
             return None
-        message = messages[self.rng.choice(_sorted(messages))]
-        body = commands.RemoveMessages((message.message_id,))
-        return self._send(case, message.sender_id, body, "remove-own")
+        message_id = self.rng.choice(_sorted(messages))
+        body = commands.RemoveMessages((message_id,))
+        return self._send(case, messages[message_id], body, "remove-own")
 
     def remove_other(self, case: ThreadCase) -> Planned | None:
         thread = case.thread
         if not thread.messages:
             return None
-        message = thread.messages[self.rng.choice(_sorted(thread.messages))]
-        others = _sorted(thread.member_ids - thread.administrator_ids - {message.sender_id})
+        message_id = self.rng.choice(_sorted(thread.messages))
+        others = _sorted(
+            thread.member_ids - thread.administrator_ids - {thread.messages[message_id]}
+        )
         if not others:
             return None
-        body = commands.RemoveMessages((message.message_id,))
+        body = commands.RemoveMessages((message_id,))
         return self._send(case, self.rng.choice(others), body, "remove-other")
 
     def moderate(self, case: ThreadCase) -> Planned | None:

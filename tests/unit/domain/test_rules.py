@@ -226,10 +226,13 @@ def test_posted_message_keeps_reply_target_and_recipients() -> None:
     event = accepted(decision).events[0]
     assert isinstance(event.body, domain.MessagesAdded)
     assert accepted(decision).message_ids == (second,)
-    message = state(agg).messages[second]
+    # The journal keeps the message (the state keeps only what decide reads: its sender).
+    (message,) = event.body.messages
+    assert message.message_id == second
     assert message.reply_message_id == first
     assert message.to_account_ids == (BOB, ALICE)
-    assert message.sender_id == CAROL
+    assert event.sender_id == CAROL
+    assert state(agg).messages[second] == CAROL
 
 
 @pytest.mark.parametrize(
