@@ -32,6 +32,10 @@ THREADS = 200
 COMMANDS = 5_000
 KILLS = 4
 REPLY_TIMEOUT = 90.0
+# After the last restart the load goes on this long: the killed member's session (6 s,
+# tests/support/processes.py) expires, the group settles, and every partition's final owner
+# folds it while commands still arrive (its store is what check 4 reads).
+SETTLE_S = 8.0
 
 
 class Driver:
@@ -53,13 +57,15 @@ class Driver:
             self.replies[command.command_id] = reply
             return reply
 
-    async def run(self, models: list[ThreadModel], commands: int) -> None:
+    async def run(self, models: list[ThreadModel], commands: int, until: asyncio.Event) -> None:
+        """At least `commands` commands, and on until `until` is set: the faults land under
+        load however fast the workers answer."""
         locks = {m.thread_id: asyncio.Lock() for m in models}
         budget = commands
 
         async def lane() -> None:
             nonlocal budget
-            while budget > 0:
+            while budget > 0 or not until.is_set():
                 budget -= 1
                 model = self.mix.rng.choice(models)
                 async with locks[model.thread_id]:
@@ -72,29 +78,30 @@ class Driver:
 async def fault_scheduler(
     workers: list[Component],
     rng: random.Random,
-    done: asyncio.Event,
     schedule: list[str],
-    progress: dict[str, Reply],
+    driver: Driver,
+    over: asyncio.Event,
 ) -> int:
-    """SIGKILL and restart workers at random moments; returns the kills made under load."""
+    """SIGKILL and restart workers at random moments, then let the group settle and set
+    `over`; returns the kills made under load (commands in flight at the kill)."""
     under_load = 0
     for kill in range(KILLS):
         await asyncio.sleep(rng.uniform(1.5, 4.0))
-        if done.is_set() and kill >= 3:
-            return under_load
         victim = rng.choice(workers)
         victim.kill()
-        under_load += not done.is_set()
+        under_load += len(driver.sent) > len(driver.replies)
         wiped = kill == 1
         if wiped:
             # A lost volume: the worker must rebuild its state from the journal.
             shutil.rmtree(victim.data_dir, ignore_errors=True)
         schedule.append(
             f"t={time.monotonic():.1f}s SIGKILL {victim.name}{' + wipe store' if wiped else ''}"
-            f" after {len(progress)} replies"
+            f" after {len(driver.replies)} replies"
         )
         await asyncio.sleep(rng.uniform(0.0, 1.5))
         victim.start()
+    await asyncio.sleep(SETTLE_S)
+    over.set()
     return under_load
 
 
@@ -113,18 +120,17 @@ async def test_effectively_once_under_sigkill(stack: object, tmp_path: Path, run
     for component in workers:
         component.start()
     schedule: list[str] = []
-    done = asyncio.Event()
     try:
         async with CommandClient(settings) as client:
             driver = Driver(client, rng)
             creates = [driver.mix.create() for _ in range(THREADS)]
             models = [model for _, model in creates]
             await asyncio.gather(*(driver.send(command) for command, _ in creates))
+            faults_over = asyncio.Event()
             faults = asyncio.create_task(
-                fault_scheduler(workers, rng, done, schedule, driver.replies)
+                fault_scheduler(workers, rng, schedule, driver, faults_over)
             )
-            await driver.run(models, COMMANDS - THREADS)
-            done.set()
+            await driver.run(models, COMMANDS - THREADS, until=faults_over)
             kills_under_load = await faults
     finally:
         codes = [component.stop() for component in workers]
