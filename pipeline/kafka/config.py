@@ -7,6 +7,7 @@ into librdkafka keys: a client cannot be built with the brokers but without thei
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -15,6 +16,11 @@ from pipeline.kafka.security import KafkaConnection, KafkaSecurity, SaslSettings
 # The variable that names the file (pipeline/settings/kafka.py; below the settings, so spelled
 # out here for the message).
 SASL_PASSWORD_FILE = "THREADWEAVER_KAFKA_SASL_PASSWORD_FILE"
+
+# librdkafka's own lines (a broker unreachable, a retried request) go through Python's logging,
+# so a component's log stays in one format (pipeline/logs.py) instead of raw `%4|…` lines on
+# stderr. They are served by the client's poll/consume/flush calls, which every client makes.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
 
 # Java-compatible partitioning: a thread id maps to the same partition whoever produced it.
 PARTITIONER = "murmur2_random"
@@ -92,6 +98,7 @@ def producer_config(
 ) -> dict[str, Any]:
     config = client_config(connection)
     config |= {
+        "logger": LIBRDKAFKA_LOGGER,
         "client.id": client_id,
         "partitioner": PARTITIONER,
         # No duplicates or reordering on retries, and acknowledged only once replicated.
@@ -109,6 +116,7 @@ def consumer_config(
 ) -> dict[str, Any]:
     config = client_config(connection)
     config |= {
+        "logger": LIBRDKAFKA_LOGGER,
         "group.id": group_id,
         "client.id": client_id,
         "enable.auto.commit": False,
