@@ -20,6 +20,7 @@ from pipeline.client import CommandClient, ReplyTimeoutError
 from pipeline.client.loadgen import Mix, ThreadModel
 from pipeline.codec import decode_event, decode_reply
 from pipeline.domain import Command, Event, Thread, replay
+from pipeline.kafka.partitioner import partition_for
 from pipeline.kafka.replies import CommandAccepted, Reply
 from pipeline.settings import Settings
 from pipeline.worker.store import ThreadStore
@@ -73,6 +74,14 @@ class Driver:
                     await self.send(command)
 
         await asyncio.gather(*(lane() for _ in range(150)))
+
+    async def probe(self, models: list[ThreadModel], partitions: int) -> None:
+        """One more command to a thread of every partition, answered: each partition's final
+        owner has then folded it (catch-up is lazy, at a partition's first batch), so its
+        store holds every thread when check 4 reads it."""
+        first = {partition_for(m.thread_id, partitions): m for m in reversed(models)}
+        assert sorted(first) == list(range(partitions))
+        await asyncio.gather(*(self.send(self.mix.next(m)[0]) for m in first.values()))
 
 
 async def fault_scheduler(
@@ -132,6 +141,7 @@ async def test_effectively_once_under_sigkill(stack: object, tmp_path: Path, run
             )
             await driver.run(models, COMMANDS - THREADS, until=faults_over)
             kills_under_load = await faults
+            await driver.probe(models, settings.partitions)
     finally:
         codes = [component.stop() for component in workers]
     print("\nfault schedule:\n  " + "\n  ".join(schedule))
