@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ulid import ULID
 
 from pipeline.domain import Command, CommandBody, NewMessage, commands
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 def new_id() -> str:
@@ -17,6 +22,42 @@ def new_id() -> str:
 def _now_ms() -> datetime:
     now = datetime.now(tz=UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class _Listing(Generic[_T, _P]):
+    """A method of `CommandFactory` whose command body is built from one list (ids, messages):
+    `build` holds the one signature, `body` the command; the method keeps `build`'s parameters
+    (names, defaults) for mypy, bound to an instance or called on the class."""
+
+    def __init__(
+        self,
+        build: Callable[
+            Concatenate[CommandFactory, Callable[[tuple[_T, ...]], CommandBody], _P], Command
+        ],
+        body: Callable[[tuple[_T, ...]], CommandBody],
+    ) -> None:
+        self._build = build
+        self._body = body
+
+    @overload
+    def __get__(
+        self, factory: None, owner: type[CommandFactory]
+    ) -> Callable[Concatenate[CommandFactory, _P], Command]: ...
+
+    @overload
+    def __get__(
+        self, factory: CommandFactory, owner: type[CommandFactory]
+    ) -> Callable[_P, Command]: ...
+
+    def __get__(
+        self, factory: CommandFactory | None, owner: type[CommandFactory]
+    ) -> Callable[..., Command]:
+        if factory is None:
+            return self._unbound
+        return functools.partial(self._build, factory, self._body)
+
+    def _unbound(self, factory: CommandFactory, *args: _P.args, **kwargs: _P.kwargs) -> Command:
+        return self._build(factory, self._body, *args, **kwargs)
 
 
 class CommandFactory:
@@ -61,49 +102,15 @@ class CommandFactory:
     ) -> Command:
         return self.envelope(thread_id, sender_id, commands.DestroyThread(), command_id)
 
-    def join_administrators(
+    def _listed(
         self,
+        body: Callable[[tuple[_T, ...]], CommandBody],
         thread_id: str,
         sender_id: str,
-        account_ids: Sequence[str],
+        items: Sequence[_T],
         command_id: str | None = None,
     ) -> Command:
-        return self.envelope(
-            thread_id, sender_id, commands.JoinAdministratorIds(tuple(account_ids)), command_id
-        )
-
-    def leave_administrators(
-        self,
-        thread_id: str,
-        sender_id: str,
-        account_ids: Sequence[str],
-        command_id: str | None = None,
-    ) -> Command:
-        return self.envelope(
-            thread_id, sender_id, commands.LeaveAdministratorIds(tuple(account_ids)), command_id
-        )
-
-    def join_members(
-        self,
-        thread_id: str,
-        sender_id: str,
-        account_ids: Sequence[str],
-        command_id: str | None = None,
-    ) -> Command:
-        return self.envelope(
-            thread_id, sender_id, commands.JoinMemberIds(tuple(account_ids)), command_id
-        )
-
-    def leave_members(
-        self,
-        thread_id: str,
-        sender_id: str,
-        account_ids: Sequence[str],
-        command_id: str | None = None,
-    ) -> Command:
-        return self.envelope(
-            thread_id, sender_id, commands.LeaveMemberIds(tuple(account_ids)), command_id
-        )
+        return self.envelope(thread_id, sender_id, body(tuple(items)), command_id)
 
     def post(
         self,
@@ -119,24 +126,10 @@ class CommandFactory:
         message = NewMessage(message_id or new_id(), text, reply_to, tuple(to_account_ids))
         return self.envelope(thread_id, sender_id, commands.AddMessages((message,)), command_id)
 
-    def add_messages(
-        self,
-        thread_id: str,
-        sender_id: str,
-        messages: Sequence[NewMessage],
-        command_id: str | None = None,
-    ) -> Command:
-        return self.envelope(
-            thread_id, sender_id, commands.AddMessages(tuple(messages)), command_id
-        )
-
-    def remove_messages(
-        self,
-        thread_id: str,
-        sender_id: str,
-        message_ids: Sequence[str],
-        command_id: str | None = None,
-    ) -> Command:
-        return self.envelope(
-            thread_id, sender_id, commands.RemoveMessages(tuple(message_ids)), command_id
-        )
+    # The commands whose body is only the list they are given share one signature.
+    join_administrators = _Listing(_listed, commands.JoinAdministratorIds)
+    leave_administrators = _Listing(_listed, commands.LeaveAdministratorIds)
+    join_members = _Listing(_listed, commands.JoinMemberIds)
+    leave_members = _Listing(_listed, commands.LeaveMemberIds)
+    add_messages = _Listing(_listed, commands.AddMessages)
+    remove_messages = _Listing(_listed, commands.RemoveMessages)
