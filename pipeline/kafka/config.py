@@ -96,36 +96,49 @@ def client_config(connection: KafkaConnection, **overrides: Any) -> dict[str, An
 def producer_config(
     connection: KafkaConnection, client_id: str, **overrides: Any
 ) -> dict[str, Any]:
-    config = client_config(connection)
-    config |= {
-        "logger": LIBRDKAFKA_LOGGER,
-        "client.id": client_id,
-        "partitioner": PARTITIONER,
-        # No duplicates or reordering on retries, and acknowledged only once replicated.
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 2,
-        "compression.type": "none",
-    }
-    config.update(overrides)
-    return config
+    return _role_config(
+        connection,
+        client_id,
+        {
+            "partitioner": PARTITIONER,
+            # No duplicates or reordering on retries, and acknowledged only once replicated.
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "compression.type": "none",
+        },
+        overrides,
+    )
 
 
 def consumer_config(
     connection: KafkaConnection, group_id: str, client_id: str, **overrides: Any
 ) -> dict[str, Any]:
-    config = client_config(connection)
-    config |= {
-        "logger": LIBRDKAFKA_LOGGER,
-        "group.id": group_id,
-        "client.id": client_id,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 10_000,
-        "heartbeat.interval.ms": 1_000,
-        "enable.partition.eof": False,
-        # fetch.wait.max.ms stays librdkafka's 500 ms: Kafka answers a waiting fetch as soon as
-        # a record arrives, so the wait only spaces the fetches of an idle consumer.
-    }
-    config.update(overrides)
-    return config
+    return _role_config(
+        connection,
+        client_id,
+        {
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 1_000,
+            "enable.partition.eof": False,
+            # fetch.wait.max.ms stays librdkafka's 500 ms: Kafka answers a waiting fetch as soon
+            # as a record arrives, so the wait only spaces the fetches of an idle consumer.
+        },
+        overrides,
+    )
+
+
+def _role_config(
+    connection: KafkaConnection,
+    client_id: str,
+    defaults: dict[str, Any],
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
+    """A producer's or consumer's configuration: named, its librdkafka lines through Python's
+    logging, then its role's defaults, then `overrides`."""
+    return client_config(
+        connection, **{"logger": LIBRDKAFKA_LOGGER, "client.id": client_id, **defaults, **overrides}
+    )
