@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from pipeline.settings import PREFIX
 from pipeline.system.component import Component, Probe, http_ok, threadweaver_command
@@ -18,6 +19,15 @@ from pipeline.system.component import Component, Probe, http_ok, threadweaver_co
 # Each component's metrics port unless its environment sets one (its config.py); 0 = none.
 DEFAULT_METRICS_PORTS = {"WORKER": 9464, "MIRROR": 9465, "PROJECTOR": 9466}
 DEFAULT_API_PORT = 8000
+
+
+class ProcessOptions(TypedDict, total=False):
+    """What one launched process adds to the launcher's shared settings (`env` adds to the
+    shared environment; `ready` and `data_dir` are `Component`'s)."""
+
+    env: Mapping[str, str] | None
+    ready: Probe | None
+    data_dir: Path | None
 
 
 @dataclass(frozen=True)
@@ -34,40 +44,26 @@ class Launcher:
     command: tuple[str, ...] = field(default_factory=lambda: tuple(threadweaver_command()))
 
     def process(
-        self,
-        name: str,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        ready: Probe | None = None,
-        data_dir: Path | None = None,
+        self, name: str, argv: Sequence[str], **options: Unpack[ProcessOptions]
     ) -> Component:
-        """Any command, run and logged like a component (a load generator, a profiler);
-        `env` adds to the shared environment."""
+        """Any command, run and logged like a component (a load generator, a profiler)."""
         return Component(
             name,
             argv,
-            env={**self.env, **(env or {})},
+            env={**self.env, **(options.get("env") or {})},
             log_path=self.log_dir / f"{name}.log",
             pid_dir=self.pid_dir,
             cwd=self.cwd,
-            ready=ready,
-            data_dir=data_dir,
+            ready=options.get("ready"),
+            data_dir=options.get("data_dir"),
             stop_timeout=self.stop_timeout,
         )
 
     def component(
-        self,
-        name: str,
-        args: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        ready: Probe | None = None,
-        data_dir: Path | None = None,
+        self, name: str, args: Sequence[str], **options: Unpack[ProcessOptions]
     ) -> Component:
         """`threadweaver <args>`."""
-        argv = [*self.command, *args]
-        return self.process(name, argv, env=env, ready=ready, data_dir=data_dir)
+        return self.process(name, [*self.command, *args], **options)
 
     def worker(
         self,
