@@ -18,6 +18,7 @@ import tempfile
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from pipeline.cli.command import Subparsers, add_command
 from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 from pipeline.settings import PREFIX
 
@@ -35,6 +36,10 @@ def _stopped(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """run the HTTP API (uvicorn; THREADWEAVER_API_* environment; see README)
+
+    Serve the HTTP API v1 (queries, commands, /docs, /metrics) with uvicorn.
+    """
     # Imported here so that other commands do not pay for Starlette, uvicorn and asyncpg.
     from api.auth import verification_key  # noqa: PLC0415
     from pipeline.settings import AuthMode  # noqa: PLC0415
@@ -82,6 +87,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    """print a bearer token for an account (development; HS256 key only)
+
+    Mint a bearer token for ACCOUNT_ID with the API's HS256 key (THREADWEAVER_API_JWT_KEY or
+    THREADWEAVER_API_JWT_KEY_FILE, else the development key of the local stack's data dir,
+    which `threadweaver run` creates). Prints only the token.
+    """
     from api.tokens import mint  # noqa: PLC0415
     from pipeline.cli.dev_key import token_settings  # noqa: PLC0415
 
@@ -138,12 +149,8 @@ def _serve(settings: Settings) -> int:
     return 0 if server.started else 3
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "api",
-        help="run the HTTP API (uvicorn; THREADWEAVER_API_* environment; see README)",
-        description="Serve the HTTP API v1 (queries, commands, /docs, /metrics) with uvicorn.",
-    )
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "api", _run)
     parser.add_argument("--host", help=f"address to bind ({PREFIX}API_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help=f"port ({PREFIX}API_PORT, default 8000)")
     parser.add_argument(
@@ -153,15 +160,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--access-log", action="store_true", help=f"log every request ({PREFIX}API_ACCESS_LOG)"
     )
     add_endpoint_arguments(parser)
-    parser.set_defaults(handler=_run)
     commands = parser.add_subparsers(dest="api_command", required=False, metavar="COMMAND")
-    token = commands.add_parser(
-        "token",
-        help="print a bearer token for an account (development; HS256 key only)",
-        description="Mint a bearer token for ACCOUNT_ID with the API's HS256 key "
-        f"({PREFIX}API_JWT_KEY or {PREFIX}API_JWT_KEY_FILE, else the development key of the "
-        "local stack's data dir, which `threadweaver run` creates). Prints only the token.",
-    )
+    token = add_command(commands, "token", _token)
     token.add_argument("account_id", metavar="ACCOUNT_ID", help="the account (a ULID): `sub`")
     token.add_argument(
         "--ttl", type=int, default=3600, metavar="S", help="lifetime in seconds (default 3600)"
@@ -171,4 +171,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="embedded stack directory whose development key is used when none is configured",
     )
-    token.set_defaults(handler=_token)

@@ -13,8 +13,16 @@ import json
 import os
 import sys
 
+from pipeline.cli.command import Subparsers, add_command
+
 
 def _run(args: argparse.Namespace) -> int:
+    """print the effective configuration (secrets masked) and where each value came from
+
+    Every THREADWEAVER_* setting (and AWS_REGION): its value, secrets masked, and its source
+    (environment, .env of the working directory, a file named by a ..._FILE variable, or the
+    default). Exits 2 when a value is invalid.
+    """
     from pipeline.settings import Settings, SettingsError  # noqa: PLC0415
     from pipeline.settings.base import ENV_FILE  # noqa: PLC0415
     from pipeline.settings.doc import effective, unknown  # noqa: PLC0415
@@ -38,13 +46,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "config",
-        help="print the effective configuration (secrets masked) and where each value came from",
-        description="Every THREADWEAVER_* setting (and AWS_REGION): its value, secrets masked, "
-        "and its source (environment, .env of the working directory, a file named by a "
-        "..._FILE variable, or the default). Exits 2 when a value is invalid.",
-    )
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "config", _run)
     parser.add_argument("--json", action="store_true", help="one JSON array instead of a table")
-    parser.set_defaults(handler=_run)

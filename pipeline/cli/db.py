@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.cli.command import Subparsers, add_command
 from pipeline.settings import PREFIX, Settings
 
 
@@ -26,6 +27,7 @@ def _dsn(args: argparse.Namespace) -> str | None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    """apply the migrations not applied yet (safe to run again, and concurrently)"""
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.migrate import apply_migrations_sync, discover  # noqa: PLC0415
     from pipeline.stack.provision import schemas_dir  # noqa: PLC0415
@@ -49,13 +51,10 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("db", help="the PostgreSQL read model's schema")
     actions = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    migrate = actions.add_parser(
-        "migrate",
-        help="apply the migrations not applied yet (safe to run again, and concurrently)",
-    )
+    migrate = add_command(actions, "migrate", _migrate)
     migrate.add_argument(
         "--dsn", help=f"PostgreSQL DSN (default: ${PREFIX}PG_DSN, else the stack's)"
     )
@@ -63,4 +62,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--schemas-dir", type=Path, default=None, help="default: schemas/ of the source tree"
     )
     migrate.add_argument("--data-dir", type=Path, default=None, help="local stack directory")
-    migrate.set_defaults(handler=_migrate)

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from pipeline.cli.command import Subparsers, add_command
 from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 from pipeline.settings import Settings
 
@@ -39,6 +40,11 @@ def _infra_error(exc: Exception) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    """print a thread's events from DynamoDB, one JSON object per line
+
+    Query the thread's items (paginated, consistent reads) and decode them. Exit 1 when there
+    are none.
+    """
     from pipeline.mirror.history import entry_json, history  # noqa: PLC0415
 
     settings = _settings(args)
@@ -66,6 +72,14 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """compare DynamoDB with the Kafka journal and print the differences
+
+    Fold the whole journal by the mirror's rule (first event per (thread_id, seq_nr)), scan the
+    table, read the conflicts topic, and list journal records accounted for neither by an item
+    nor by a dead letter, and items the journal does not explain. Exit 1 when there are
+    differences. Run it when the mirror has caught up: records in flight show up as
+    differences.
+    """
     from pipeline.mirror.verify import verify  # noqa: PLC0415
 
     settings = _settings(args)
@@ -104,34 +118,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_endpoint_arguments(parser)
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     journal = subparsers.add_parser(
         "journal", help="read the DynamoDB journal mirror; compare it with the Kafka journal"
     )
     commands = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
 
-    history = commands.add_parser(
-        "history",
-        help="print a thread's events from DynamoDB, one JSON object per line",
-        description="Query the thread's items (paginated, consistent reads) and decode them. "
-        "Exit 1 when there are none.",
-    )
+    history = add_command(commands, "history", _history)
     history.add_argument("thread_id", metavar="THREAD")
     history.add_argument(
         "--from-seq", type=int, default=1, metavar="N", help="first seq_nr (default 1)"
     )
     _common(history)
-    history.set_defaults(handler=_history)
 
-    verify = commands.add_parser(
-        "verify",
-        help="compare DynamoDB with the Kafka journal and print the differences",
-        description="Fold the whole journal by the mirror's rule (first event per "
-        "(thread_id, seq_nr)), scan the table, read the conflicts topic, and list journal "
-        "records accounted for neither by an item nor by a dead letter, and items the journal "
-        "does not explain. Exit 1 when there are differences. Run it when the mirror has "
-        "caught up: records in flight show up as differences.",
-    )
+    verify = add_command(commands, "verify", _verify)
     verify.add_argument("--json", action="store_true", help="print one JSON object")
     verify.add_argument(
         "--limit", type=int, default=50, metavar="N", help="differences listed at most"
@@ -140,4 +140,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--segments", type=int, default=4, metavar="N", help="parallel Scan segments"
     )
     _common(verify)
-    verify.set_defaults(handler=_verify)

@@ -1,7 +1,8 @@
 """Entry point of the `threadweaver` console script.
 
 Each command group lives in its own module and registers itself on the parser with a
-`register(subparsers)` function; its handler returns the process exit code.
+`register(subparsers)` function; its handler returns the process exit code, and its
+docstring is its help (`command.add_command`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from pipeline.cli.command import Subparsers, add_command
 from pipeline.cli.endpoints import add_endpoint_arguments, settings_from_args
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ def _error(message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """run the PostgreSQL projector (journal -> read model), or rebuild / verify it
+
+    Without a subcommand: run the projector until SIGTERM/SIGINT.
+    """
     from prometheus_client import start_http_server  # noqa: PLC0415
 
     from pipeline.projector.runner import serve  # noqa: PLC0415
@@ -89,6 +94,8 @@ def _confirmed(args: argparse.Namespace) -> bool:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
+    """empty the read model and project the journal from its start (stop every projector of
+    the database first)"""
     from pipeline.projector.rebuild import RebuildRefusedError, rebuild  # noqa: PLC0415
 
     try:
@@ -122,6 +129,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """compare the read model with fold(journal) thread by thread (exit 1 on a difference)"""
     from pipeline.projector.verify import verify  # noqa: PLC0415
 
     try:
@@ -142,29 +150,15 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "projector",
-        help="run the PostgreSQL projector (journal -> read model), or rebuild / verify it",
-        description="Without a subcommand: run the projector until SIGTERM/SIGINT.",
-    )
+def register(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "projector", _run)
     add_endpoint_arguments(parser)
-    parser.set_defaults(handler=_run)
     actions = parser.add_subparsers(dest="projector_command", metavar="ACTION")
-    rebuild = actions.add_parser(
-        "rebuild",
-        help="empty the read model and project the journal from its start (stop every "
-        "projector of the database first)",
-    )
+    rebuild = add_command(actions, "rebuild", _rebuild)
     rebuild.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     add_endpoint_arguments(rebuild)
-    rebuild.set_defaults(handler=_rebuild)
-    check = actions.add_parser(
-        "verify",
-        help="compare the read model with fold(journal) thread by thread (exit 1 on a difference)",
-    )
+    check = add_command(actions, "verify", _verify)
     check.add_argument("--thread", action="append", metavar="ID", help="only these threads")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     add_endpoint_arguments(check)
-    check.set_defaults(handler=_verify)

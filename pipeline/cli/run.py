@@ -20,8 +20,9 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pipeline.cli.command import Subparsers, add_command
 from pipeline.cli.stack import (
     add_data_dir_argument,
     add_partitions_argument,
@@ -104,6 +105,11 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """run the stack and the components in the foreground until Ctrl-C
+
+    Start the embedded stack (reusing a running one) and the components, print where
+    everything is, and stop what was started on Ctrl-C or SIGTERM.
+    """
     from pipeline.settings import (  # noqa: PLC0415
         KafkaTuning,
         LogFormat,
@@ -188,13 +194,8 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous_term)
 
 
-def register(subparsers: Any) -> None:
-    run = subparsers.add_parser(
-        "run",
-        help="run the stack and the components in the foreground until Ctrl-C",
-        description="Start the embedded stack (reusing a running one) and the components, "
-        "print where everything is, and stop what was started on Ctrl-C or SIGTERM.",
-    )
+def register(subparsers: Subparsers) -> None:
+    run = add_command(subparsers, "run", _run)
     add_data_dir_argument(run)
     add_partitions_argument(run)
     run.add_argument(
@@ -203,4 +204,3 @@ def register(subparsers: Any) -> None:
         help="serve the API WITHOUT authentication (callers name any account in account_id; "
         "local development only)",
     )
-    run.set_defaults(handler=_run)

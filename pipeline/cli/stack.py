@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pipeline.cli.command import Subparsers, add_command
 from pipeline.stack.layout import DATA_DIR_ENV, default_data_dir
 
 if TYPE_CHECKING:
@@ -61,6 +62,13 @@ def print_started(result: UpResult, data_dir: Path) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    """start the servers (or reuse running ones) and provision them
+
+    Start Apache Kafka (one KRaft node), PostgreSQL and dynalite on free loopback ports,
+    create the topics, the DynamoDB table and the SQL schema, and return once all answer. The
+    servers keep running after this command exits; their data survives stops and crashes, and
+    `up` after a crash brings back whatever died.
+    """
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.stack import up  # noqa: PLC0415
 
@@ -82,6 +90,12 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _install(_args: argparse.Namespace) -> int:
+    """resolve the broker's jars (Maven) and the DynamoDB-API server (npm)
+
+    Put Apache Kafka's jars and dynalite into the venv, pinned by pipeline/stack/kafka/pom.xml
+    and pipeline/stack/dynalite/package-lock.json. `make` runs it; `stack up` does it too when
+    needed.
+    """
     from pipeline.stack import broker, dynamodb_server  # noqa: PLC0415
     from pipeline.stack.errors import StackError  # noqa: PLC0415
 
@@ -96,6 +110,10 @@ def _install(_args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
+    """print export lines for the running stack
+
+    Print `export NAME=value` lines; use as eval "$(threadweaver stack env)".
+    """
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.stack import env_of, export_lines  # noqa: PLC0415
 
@@ -109,6 +127,10 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    """stop the servers `up` started
+
+    Stop exactly the processes `up` started for the data dir; data is kept.
+    """
     from pipeline.stack.errors import StackError  # noqa: PLC0415
     from pipeline.stack.layout import Layout  # noqa: PLC0415
     from pipeline.stack.stack import down  # noqa: PLC0415
@@ -127,7 +149,7 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     stack = subparsers.add_parser(
         "stack",
         help="the embedded local stack (Apache Kafka, PostgreSQL, dynalite)",
@@ -135,39 +157,9 @@ def register(subparsers: Any) -> None:
     )
     commands = stack.add_subparsers(dest="stack_command", required=True, metavar="COMMAND")
 
-    up = commands.add_parser(
-        "up",
-        help="start the servers (or reuse running ones) and provision them",
-        description="Start Apache Kafka (one KRaft node), PostgreSQL and dynalite on free "
-        "loopback ports, create the topics, the DynamoDB table and the SQL schema, and return "
-        "once all answer. The servers keep running after this command exits; their data "
-        "survives stops and crashes, and `up` after a crash brings back whatever died.",
-    )
+    up = add_command(commands, "up", _up)
     add_data_dir_argument(up)
     add_partitions_argument(up)
-    up.set_defaults(handler=_up)
-
-    install = commands.add_parser(
-        "install",
-        help="resolve the broker's jars (Maven) and the DynamoDB-API server (npm)",
-        description="Put Apache Kafka's jars and dynalite into the venv, pinned by "
-        "pipeline/stack/kafka/pom.xml and pipeline/stack/dynalite/package-lock.json. "
-        "`make` runs it; `stack up` does it too when needed.",
-    )
-    install.set_defaults(handler=_install)
-
-    env = commands.add_parser(
-        "env",
-        help="print export lines for the running stack",
-        description='Print `export NAME=value` lines; use as eval "$(threadweaver stack env)".',
-    )
-    add_data_dir_argument(env)
-    env.set_defaults(handler=_env)
-
-    down = commands.add_parser(
-        "down",
-        help="stop the servers `up` started",
-        description="Stop exactly the processes `up` started for the data dir; data is kept.",
-    )
-    add_data_dir_argument(down)
-    down.set_defaults(handler=_down)
+    add_command(commands, "install", _install)
+    add_data_dir_argument(add_command(commands, "env", _env))
+    add_data_dir_argument(add_command(commands, "down", _down))
