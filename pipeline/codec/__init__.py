@@ -14,6 +14,7 @@ from typing import Any, TypeAlias, TypeVar
 from pipeline.codec import mapping
 from pipeline.codec.errors import CodecError, describe
 from pipeline.codec.schemas import Topic, load_family
+from pipeline.codec.snapshot import ThreadSnapshot, record_to_snapshot, snapshot_to_record
 from pipeline.codec.wire import WireCodec
 from pipeline.domain.commands import Command
 from pipeline.domain.events import Event
@@ -25,9 +26,11 @@ __all__ = [
     "decode_command",
     "decode_event",
     "decode_reply",
+    "decode_snapshot",
     "encode_command",
     "encode_event",
     "encode_reply",
+    "encode_snapshot",
     "load_schemas",
     "wire_codec",
 ]
@@ -87,3 +90,11 @@ def encode_reply(reply: Reply) -> bytes:
 
 def decode_reply(data: Frame) -> Reply:
     return _decode(Topic.REPLY, mapping.record_to_reply, data)
+
+
+def encode_snapshot(snapshot: ThreadSnapshot) -> bytes:
+    return _encode(Topic.SNAPSHOT, snapshot_to_record, snapshot)
+
+
+def decode_snapshot(data: Frame) -> ThreadSnapshot:
+    return _decode(Topic.SNAPSHOT, record_to_snapshot, data)

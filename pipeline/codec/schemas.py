@@ -33,6 +33,7 @@ class Topic(StrEnum):
     COMMAND = "thread_command"
     EVENT = "thread_event"
     REPLY = "thread_reply"
+    SNAPSHOT = "thread_snapshot"
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,3 +187,49 @@ class PartitionTail:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def read_committed(
+    connection: KafkaConnection,
+    topic: str,
+    partition: int,
+    *,
+    group_id: str,
+    stall_s: float = STALL_SECONDS,
+) -> Iterator[Record]:
+    """Every committed record of one partition, from its beginning to its end when reached.
+
+    For topics written in transactions: the last offsets of such a partition are commit
+    markers that no consumer receives, so the end is the consumer's end-of-partition event
+    (read_committed stops at the last stable offset) rather than a record at end - 1.
+    """
+    consumer = Consumer(
+        consumer_config(
+            connection,
+            group_id,
+            group_id,
+            **SCAN_CONSUMER_CONFIG,
+            **{"isolation.level": "read_committed", "enable.partition.eof": True},
+        )
+    )
+    try:
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        last_progress = time.monotonic()
+        while True:
+            messages = consumer.consume(2000, 0.5)
+            for message in messages:
+                error = message.error()
+                if error is None:
+                    yield from_confluent(message)
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    return
+                else:
+                    raise KafkaException(error)
+            if messages:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall_s:
+                raise ScanStalledError(
+                    f"{topic}[{partition}]: no record nor end for {stall_s:.0f} s"
+                )
+    finally:
+        consumer.close()

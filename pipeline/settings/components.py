@@ -55,6 +55,19 @@ class WorkerSettings(Section):
     standby_interval_s: float = Field(
         default=5.0, gt=0, description="how often the standby copies are refreshed"
     )
+    snapshots: bool = Field(
+        default=True,
+        description="write thread snapshots and restore from them when taking a partition over "
+        "(ADR 0015)",
+    )
+    snapshot_every_events: int = Field(
+        default=20_000,
+        ge=1,
+        description="a partition's snapshot round is due after this many appended events...",
+    )
+    snapshot_interval_s: float = Field(
+        default=30.0, gt=0, description="...or this long after its last round, if it changed"
+    )
 
 
 class WriteMethod(Enum):

@@ -34,6 +34,7 @@ class Topics:
     replies: str = "threadweaver.thread-replies"
     commands_dlq: str = "threadweaver.thread-commands.dlq"
     events_conflicts: str = "threadweaver.thread-events.conflicts"
+    snapshots: str = "threadweaver.thread-snapshots"
 
 
 class StackSettings(Section):

@@ -44,6 +44,17 @@ def topic_specs(topics: Topics) -> tuple[TopicSpec, ...]:
         TopicSpec(topics.commands_dlq, {**delete, "retention.ms": str(14 * DAY_MS)}),
         # Evidence of a conflicting event at an applied seq_nr: rare, and never to vanish.
         TopicSpec(topics.events_conflicts, {**delete, "retention.ms": FOREVER}),
+        # Thread states, a cache of the journal (ADR 0015): only each thread's latest matters.
+        # Compacted eagerly so a restoring worker reads little more than one state per thread.
+        TopicSpec(
+            topics.snapshots,
+            {
+                "cleanup.policy": "compact",
+                "min.cleanable.dirty.ratio": "0.1",
+                "segment.ms": str(HOUR_MS),
+                "max.compaction.lag.ms": str(HOUR_MS),
+            },
+        ),
     )
 
 

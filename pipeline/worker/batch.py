@@ -83,6 +83,7 @@ class BatchExecutor:
                 await self._add(record)
             await self._flush()
             self._states.store_if_due()
+            await self._states.snapshot_if_due(partitions)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     def _state(self, partition: int, thread_id: str) -> Thread | None:

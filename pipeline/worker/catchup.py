@@ -4,6 +4,13 @@ The journal is the truth and the store only a cache: catch-up folds every event 
 store's marker, skips events the store already holds, and when the store and the journal
 disagree (a gap in a thread's seq_nrs, an unreadable state, a marker past the journal's end)
 it throws the partition's cache away and rebuilds it from the start of the journal.
+
+An owner also starts from the partition's snapshots (snapshots.py) when they are further
+along than its store: the store is then replaced by the snapshot round and only the journal
+after the round is folded. Snapshots are checked the same way (a gap after them makes a
+rebuild from the journal), and the threads a snapshot could not give are folded from the
+journal's start. The report names every thread changed after the last snapshot round, which
+the next round must write.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from enum import Enum
 from typing import Protocol
 
 from pipeline.domain import Event, Thread, evolve
+from pipeline.worker.snapshots import Round
 from pipeline.worker.store import ThreadStore, UnreadableStateError
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,11 @@ class CatchUpReport:
     undecodable: int = 0
     rebuilt: bool = False
     journal_gaps: list[str] = field(default_factory=list)
+    # Snapshots: the round restored from (None: the store was used), and the threads changed
+    # after the last round, which the next round must write (None: every thread).
+    restored_from: int | None = None
+    restored_threads: int = 0
+    changed: set[str] | None = field(default_factory=set)
 
 
 class _RebuildError(Exception):
@@ -69,23 +82,87 @@ def catch_up(
     journal: Journal,
     partition: int,
     decode: Callable[[bytes], Event],
+    snapshots: Callable[[int], Round | None] | None = None,
 ) -> CatchUpReport:
+    """Fold the journal into the store up to its end. `snapshots(end)` (owners only) gives
+    the partition's last snapshot round, or None when there is none worth trusting."""
     start = store.journal_position(partition)
     end = journal.end_offset(partition)
-    report = CatchUpReport(partition, start, end)
-    if start > end:
-        log.warning(
-            "partition %d: store marker %d is past the journal end %d", partition, start, end
-        )
+    last_round = snapshots(end) if snapshots is not None else None
+    if last_round is None and snapshots is not None:
+        # No round yet (or none usable): the next round writes every thread of the partition.
+        changed: set[str] | None = None
     else:
-        try:
-            _fold_range(store, journal, partition, decode, start, end, report, strict=True)
-            return report
-        except (_RebuildError, UnreadableStateError) as exc:
-            log.warning("partition %d: local state inconsistent (%s): rebuilding", partition, exc)
+        changed = set()
+    if last_round is not None and last_round.position > start:
+        restored = _restore(store, journal, partition, decode, last_round, end)
+        if restored is not None:
+            return restored
+    else:
+        if last_round is not None and start <= end:
+            # The store is further along: refold from the round on (events the store holds
+            # are skipped, cheaply) to learn which threads changed after it.
+            start = last_round.position
+        report = CatchUpReport(partition, start, end, changed=changed)
+        if start > end:
+            log.warning(
+                "partition %d: store marker %d is past the journal end %d", partition, start, end
+            )
+        else:
+            try:
+                _fold_range(store, journal, partition, decode, start, end, report, strict=True)
+                return report
+            except (_RebuildError, UnreadableStateError) as exc:
+                log.warning(
+                    "partition %d: local state inconsistent (%s): rebuilding", partition, exc
+                )
     store.reset_partition(partition)
-    report = CatchUpReport(partition, 0, end, rebuilt=True)
+    report = CatchUpReport(partition, 0, end, rebuilt=True, changed=None)
     _fold_range(store, journal, partition, decode, 0, end, report, strict=False)
+    return report
+
+
+def _restore(  # noqa: PLR0917 - private helper of catch_up
+    store: ThreadStore,
+    journal: Journal,
+    partition: int,
+    decode: Callable[[bytes], Event],
+    last_round: Round,
+    end: int,
+) -> CatchUpReport | None:
+    """Replace the partition's store with the round, fold the journal after it; None if the
+    journal contradicts the round (the caller then rebuilds from the journal)."""
+    store.reset_partition(partition)
+    store.commit(partition, last_round.states, last_round.position)
+    report = CatchUpReport(
+        partition,
+        last_round.position,
+        end,
+        restored_from=last_round.position,
+        restored_threads=len(last_round.states),
+        changed=set(last_round.missing),
+    )
+    try:
+        if last_round.missing:
+            # Threads the round could not give (a state too large for a record, an unreadable
+            # snapshot): folded from the journal's start, every other thread's events skipped.
+            _fold_range(
+                store,
+                journal,
+                partition,
+                decode,
+                0,
+                last_round.position,
+                report,
+                strict=True,
+                only=last_round.missing,
+            )
+        _fold_range(
+            store, journal, partition, decode, last_round.position, end, report, strict=True
+        )
+    except (_RebuildError, UnreadableStateError) as exc:
+        log.warning("partition %d: snapshots contradict the journal (%s)", partition, exc)
+        return None
     return report
 
 
@@ -99,6 +176,7 @@ def _fold_range(  # noqa: PLR0917 - private helper, called twice with keywords-f
     report: CatchUpReport,
     *,
     strict: bool,
+    only: frozenset[str] | None = None,
 ) -> None:
     states: dict[str, Thread | None] = {}
     touched: dict[str, Thread] = {}
@@ -113,6 +191,11 @@ def _fold_range(  # noqa: PLR0917 - private helper, called twice with keywords-f
             log.exception("partition %d offset %d: undecodable journal record", partition, offset)
             report.undecodable += 1
             continue
+        if only is not None and event.thread_id not in only:
+            continue
+        if report.changed is not None:
+            # Folded now or before (the store was ahead): changed after the last round.
+            report.changed.add(event.thread_id)
         if event.thread_id in states:
             state = states[event.thread_id]
         else:

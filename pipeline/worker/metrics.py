@@ -54,3 +54,26 @@ CONSUMER_LAG = Gauge(
     "Commands not yet handled in a partition (high watermark - next offset).",
     ["partition"],
 )
+SNAPSHOT_ROUNDS = Counter(
+    "threadweaver_worker_snapshot_rounds_total",
+    "Snapshot rounds (one transaction of a partition's changed thread states), by result.",
+    ["result"],
+)
+SNAPSHOTS_WRITTEN = Counter(
+    "threadweaver_worker_snapshots_written_total",
+    "Thread snapshots written in committed rounds.",
+)
+SNAPSHOTS_OMITTED = Counter(
+    "threadweaver_worker_snapshots_omitted_total",
+    "Thread states too large for one record, written as StateOmitted (restored from the journal).",
+)
+SNAPSHOT_ROUND_SECONDS = Histogram(
+    "threadweaver_worker_snapshot_round_seconds",
+    "Time to encode and commit one snapshot round.",
+    buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+)
+RESTORED_THREADS = Counter(
+    "threadweaver_worker_restored_threads_total",
+    "Thread states restored from snapshots when a partition was claimed.",
+    ["partition"],
+)

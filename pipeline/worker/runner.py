@@ -75,6 +75,7 @@ async def serve(settings: Settings) -> None:
         loop.close()
     finally:
         producer.close()
-        # States folded since the last periodic store: stored now, or re-folded at start.
-        executor.store_all()
+        # States folded since the last periodic store: stored now (or re-folded at start), and
+        # a last snapshot round of what changed.
+        await executor.quiesce()
         store.close()

@@ -3,7 +3,9 @@ stored to the local store now and then (ADR 0002, points 2 and 5).
 
 A partition's states are trusted only once caught up with its journal since this worker got
 it. Folds of appended events stay in memory (dirty) with the journal position they reach; the
-pair goes to the store in one write, so the store is always a prefix of the journal.
+pair goes to the store in one write, so the store is always a prefix of the journal. The
+owner of a partition also writes its changed states to the snapshot topic in rounds
+(snapshots.py), from which the next owner restores.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from pipeline.codec import decode_event
 from pipeline.domain import Thread
 from pipeline.worker import metrics
 from pipeline.worker.catchup import CatchUpReport, Journal, catch_up
+from pipeline.worker.snapshots import Round, Rounds, SnapshotTopic, last_round
 from pipeline.worker.store import ThreadStore
 
 log = logging.getLogger(__name__)
@@ -39,23 +42,48 @@ class StateStore(Protocol):
 
     def commit(self, partition: int, states: Mapping[str, Thread], position: int) -> None: ...
 
-
-# Folds a partition's journal into the store, from the store's marker to the journal's end
-# (catchup.py); blocking, so it runs in a thread.
-CatchUp = Callable[[int], CatchUpReport]
+    def states(self, partition: int) -> Iterator[tuple[str, Thread]]: ...
 
 
-def journal_catch_up(store: ThreadStore, journal: Journal) -> CatchUp:
-    def fold(partition: int) -> CatchUpReport:
-        return catch_up(store, journal, partition, decode_event)
+# Folds a partition's journal into the store, from the store's marker (or the snapshots, for
+# an owner: second argument True) to the journal's end (catchup.py); blocking, so it runs in a
+# thread.
+CatchUp = Callable[[int, bool], CatchUpReport]
+
+
+def journal_catch_up(
+    store: ThreadStore,
+    journal: Journal,
+    snapshots: SnapshotTopic | None = None,
+    rounds: Rounds | None = None,
+) -> CatchUp:
+    def fold(partition: int, owner: bool) -> CatchUpReport:
+        if not owner or snapshots is None or rounds is None:
+            return catch_up(store, journal, partition, decode_event)
+        try:
+            # Before reading: no earlier owner's round can land after what is read.
+            rounds.claim(partition)
+        except Exception:
+            log.exception("partition %d: snapshot writer not claimed: no snapshots", partition)
+            return catch_up(store, journal, partition, decode_event)
+
+        def restore_point(end: int) -> Round | None:
+            try:
+                return last_round(snapshots.read(partition), partition, end)
+            except Exception:
+                log.exception("partition %d: snapshots unreadable: folding the journal", partition)
+                return None
+
+        return catch_up(store, journal, partition, decode_event, restore_point)
 
     return fold
 
 
 class ThreadStates:
-    def __init__(self, store: StateStore, catch_up: CatchUp) -> None:
+    def __init__(self, store: StateStore, catch_up: CatchUp, rounds: Rounds | None = None) -> None:
         self._store = store
         self._catch_up = catch_up
+        self._rounds = rounds
         self._caught_up: set[int] = set()
         self._cache: dict[tuple[int, str], Thread] = {}
         # Folded states not yet in the store, and the journal offset each partition's states
@@ -76,12 +104,26 @@ class ThreadStates:
         (or since an append landed elsewhere than expected). Hold the partition's lock."""
         if partition in self._caught_up:
             return
-        report = await self._fold_journal(partition)
+        report = await self._fold_journal(partition, owner=True)
         self._caught_up.add(partition)
         metrics.CATCH_UP_EVENTS.labels(str(partition)).inc(report.applied)
+        metrics.RESTORED_THREADS.labels(str(partition)).inc(report.restored_threads)
         if report.rebuilt:
             metrics.REBUILDS.labels(str(partition)).inc()
-        log.info("caught up %s", report)
+        if self._rounds is not None and self._rounds.owns(partition):
+            self._rounds.claimed(partition, report.changed)
+        log.info(
+            "caught up partition %d: %d events folded (%d..%d), %d threads restored from "
+            "snapshots at %s, %d changed since, rebuilt: %s",
+            partition,
+            report.applied,
+            report.start,
+            report.end,
+            report.restored_threads,
+            report.restored_from,
+            -1 if report.changed is None else len(report.changed),
+            report.rebuilt,
+        )
 
     def get(self, partition: int, thread_id: str) -> Thread | None:
         dirty = self._dirty.get(partition)
@@ -114,6 +156,8 @@ class ThreadStates:
                 self._caught_up.discard(partition)
             for thread_id, state in states.items():
                 self._cache[(partition, thread_id)] = state
+            if self._rounds is not None:
+                self._rounds.changed(partition, states, len(offsets))
         if len(self._cache) > CACHE_MAX:
             self._cache.clear()
 
@@ -127,9 +171,36 @@ class ThreadStates:
             self._store_dirty(partition)
         self._stored_at = time.monotonic()
 
+    async def snapshot_if_due(self, partitions: Iterable[int], *, final: bool = False) -> None:
+        """Start the due snapshot rounds of `partitions` (whose locks the caller holds, so the
+        captured states and position agree); they are written in the background."""
+        if self._rounds is None:
+            return
+        for partition in partitions:
+            if partition not in self._caught_up or not self._rounds.due(partition, final=final):
+                continue
+            thread_ids = self._rounds.take(partition)
+            if thread_ids is None:
+                dirty = dict(self._dirty.get(partition, {}))
+                states = await asyncio.to_thread(self._all_states, partition, dirty)
+            else:
+                states = {}
+                for thread_id in sorted(thread_ids):
+                    state = self.get(partition, thread_id)
+                    if state is not None:
+                        states[thread_id] = state
+            self._rounds.start(partition, states, self._position(partition))
+
+    def _all_states(self, partition: int, dirty: Mapping[str, Thread]) -> dict[str, Thread]:
+        states = dict(self._store.states(partition))
+        states.update(dirty)
+        return states
+
     def forget(self, partitions: Sequence[int]) -> None:
         """Partitions were revoked: whoever gets them back must catch up again."""
         for partition in partitions:
+            if self._rounds is not None:
+                self._rounds.release(partition)
             self._caught_up.discard(partition)
             # Keeps this worker's copy warm (a standby) and its memory bounded.
             self._store_dirty(partition)
@@ -141,6 +212,10 @@ class ThreadStates:
         for partition in sorted(self._locks):
             await self._locks[partition].acquire()
         self.store_all()
+        if self._rounds is not None:
+            # A last round of what changed: the next owner then folds no journal at all.
+            await self.snapshot_if_due(sorted(self._caught_up), final=True)
+            await self._rounds.close()
 
     async def warm_standbys(self, partitions: int) -> None:
         """Fold the journal of the partitions this worker does not own into its store, so
@@ -151,14 +226,14 @@ class ThreadStates:
             async with self.lock(partition):
                 if partition in self._caught_up:
                     continue
-                report = await self._fold_journal(partition)
+                report = await self._fold_journal(partition, owner=False)
                 metrics.STANDBY_EVENTS.labels(str(partition)).inc(report.applied)
 
-    async def _fold_journal(self, partition: int) -> CatchUpReport:
+    async def _fold_journal(self, partition: int, *, owner: bool) -> CatchUpReport:
         """Fold the partition's journal into the store; cached states of it become stale."""
         self._store_dirty(partition)
         self._positions.pop(partition, None)
-        report = await asyncio.to_thread(self._catch_up, partition)
+        report = await asyncio.to_thread(self._catch_up, partition, owner)
         self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
         return report
 

@@ -11,6 +11,7 @@ from pipeline.settings import Settings
 from pipeline.worker.batch import BatchExecutor
 from pipeline.worker.journal import KafkaJournal
 from pipeline.worker.records import WORKER_PRODUCER_CONFIG
+from pipeline.worker.snapshots import KafkaSnapshots, Rounds
 from pipeline.worker.states import ThreadStates, journal_catch_up
 from pipeline.worker.store import ThreadStore
 
@@ -28,8 +29,18 @@ def build_executor(settings: Settings) -> ExecutorParts:
     )
     store = ThreadStore(worker.data_dir / "threads")
     journal = KafkaJournal(settings.kafka, settings.topics.events)
+    snapshots = rounds = None
+    if worker.snapshots:
+        snapshots = KafkaSnapshots(
+            settings.kafka, settings.topics.snapshots, f"{worker.group_id}-snapshots"
+        )
+        rounds = Rounds(
+            snapshots,
+            every_events=worker.snapshot_every_events,
+            interval_s=worker.snapshot_interval_s,
+        )
     executor = BatchExecutor(
-        states=ThreadStates(store, journal_catch_up(store, journal)),
+        states=ThreadStates(store, journal_catch_up(store, journal, snapshots, rounds), rounds),
         producer=producer,
         topics=settings.topics,
         partitions=settings.partitions,

@@ -14,6 +14,7 @@ from pipeline.projector.verify import VERIFY_GROUP_PREFIX
 from pipeline.settings import KafkaSecuritySettings, Settings, WorkerSettings
 from pipeline.settings.components import DEFAULT_PROJECTOR_GROUP_ID as PROJECTOR_GROUP
 from pipeline.worker.journal import JOURNAL_READER_GROUP
+from pipeline.worker.snapshots import SNAPSHOT_READER_GROUP, transactional_id
 from tests.deploy.support import Manifest, containers, pod_spec
 
 SASL_PASSWORD = KafkaSecuritySettings.variable("sasl_password")
@@ -54,6 +55,14 @@ def _assign_only(group: str) -> set[Need]:
 IDEMPOTENT = {("cluster", "kafka-cluster", "IdempotentWrite")}
 
 
+def _transactions(transactional_id: str) -> set[Need]:
+    """A transactional producer (InitProducerId, AddPartitionsToTxn, EndTxn)."""
+    return {
+        ("transactionalId", transactional_id, "Write"),
+        ("transactionalId", transactional_id, "Describe"),
+    }
+
+
 def component_needs() -> dict[str, set[Need]]:
     """What each component does with Kafka, from the code's own names."""
     t = Settings().topics
@@ -66,6 +75,11 @@ def component_needs() -> dict[str, set[Need]]:
         | _produce(t.commands_dlq)
         | _member(worker_group)
         | _assign_only(JOURNAL_READER_GROUP)
+        # Snapshot rounds: one transactional id per partition; read back committed.
+        | _consume(t.snapshots)
+        | _produce(t.snapshots)
+        | _assign_only(SNAPSHOT_READER_GROUP)
+        | _transactions(transactional_id(f"{worker_group}-snapshots", 11))
         | IDEMPOTENT,
         "mirror": _consume(t.events)
         | _produce(t.events_conflicts)

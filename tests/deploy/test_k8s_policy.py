@@ -103,6 +103,7 @@ def test_topics_have_equal_partitions_and_durable_journal(overlay: str) -> None:
         "threadweaver.thread-replies",
         "threadweaver.thread-commands.dlq",
         "threadweaver.thread-events.conflicts",
+        "threadweaver.thread-snapshots",
     }
     assert {t["partitions"] for t in topics.values()} == {
         int(config["data"]["THREADWEAVER_PARTITIONS"])
@@ -112,6 +113,7 @@ def test_topics_have_equal_partitions_and_durable_journal(overlay: str) -> None:
     )
     assert topics["threadweaver.thread-events"]["config"]["retention.ms"] == -1
     assert topics["threadweaver.thread-events"]["config"]["cleanup.policy"] == "delete"
+    assert topics["threadweaver.thread-snapshots"]["config"]["cleanup.policy"] == "compact"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -16,6 +16,7 @@ from pipeline.codec.wire import HEADER_SIZE, MAGIC
 from pipeline.domain.commands import AddMessages, NewMessage
 from tests.unit.codec import strategies as s
 from tests.unit.codec.compat import (
+    ANY_DATUM_VALID,
     DECODERS,
     ReleaseVersion,
     current_schema,
@@ -40,7 +41,7 @@ def test_current_schema_reads_every_released_version(writer: SchemaVersion) -> N
     assert read_problems(writer.raw, current.raw) == []
 
 
-@pytest.mark.parametrize("writer", RELEASED)
+@pytest.mark.parametrize("writer", [p for p in RELEASED if p.values[0].topic in ANY_DATUM_VALID])
 def test_decoder_reads_frames_of_every_released_version(writer: SchemaVersion) -> None:
     # Through the real codec: fingerprint lookup, resolution, mapping to domain objects.
     decode = DECODERS[writer.topic]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pipeline import codec
 from pipeline.codec import CodecError, Topic
 from pipeline.codec.schemas import load_family
+from pipeline.codec.snapshot import StateOmitted, ThreadSnapshot
 from pipeline.codec.wire import HEADER_SIZE, MAGIC
 from pipeline.domain.commands import AddMessages, CreateThread, JoinMemberIds, NewMessage
 from pipeline.domain.events import ThreadDestroyed
@@ -29,6 +30,9 @@ VALID: dict[Topic, bytes] = {
     Topic.COMMAND: codec.encode_command(s.command_with(s.COMMAND_BODY_EXAMPLES[1])),
     Topic.EVENT: codec.encode_event(s.event_with(s.EVENT_BODY_EXAMPLES[1])),
     Topic.REPLY: codec.encode_reply(s.REPLY_EXAMPLES[3]),
+    Topic.SNAPSHOT: codec.encode_snapshot(
+        ThreadSnapshot("01J0000000000000000000000A", 0, 1, StateOmitted(2, 1))
+    ),
 }
 TOPICS = list(Topic)
 

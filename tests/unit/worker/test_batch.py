@@ -29,8 +29,10 @@ from pipeline.kafka.replies import REPLY_PARTITION_HEADER, CommandAccepted, Comm
 from pipeline.settings import Topics
 from pipeline.worker import states as states_module
 from pipeline.worker.batch import BatchExecutor
+from pipeline.worker.snapshots import Rounds
 from pipeline.worker.states import ThreadStates, journal_catch_up
 from tests.support.builders import ALICE, BOB, CAROL, command
+from tests.support.memory_snapshots import MemorySnapshots
 
 pytestmark = pytest.mark.unit
 
@@ -148,44 +150,61 @@ class MemoryStore:
     """store.ThreadStore in memory; `commits` keeps what each commit wrote."""
 
     def __init__(self) -> None:
-        self.states: dict[tuple[int, str], Thread] = {}
+        self.held: dict[tuple[int, str], Thread] = {}
         self.markers: dict[int, int] = {}
         self.commits: list[tuple[int, dict[str, int], int]] = []
 
     def get(self, partition: int, thread_id: str) -> Thread | None:
-        return self.states.get((partition, thread_id))
+        return self.held.get((partition, thread_id))
 
     def journal_position(self, partition: int) -> int:
         return self.markers.get(partition, 0)
 
     def commit(self, partition: int, states: dict[str, Thread], position: int) -> None:
         for thread_id, state in states.items():
-            self.states[(partition, thread_id)] = state
+            self.held[(partition, thread_id)] = state
         self.markers[partition] = position
         self.commits.append(
             (partition, {NAMES[t]: s.version for t, s in sorted(states.items())}, position)
         )
 
     def reset_partition(self, partition: int) -> None:
-        self.states = {k: v for k, v in self.states.items() if k[0] != partition}
+        self.held = {k: v for k, v in self.held.items() if k[0] != partition}
         self.markers.pop(partition, None)
 
+    def states(self, partition: int) -> Iterator[tuple[str, Thread]]:
+        return iter([(t, s) for (p, t), s in sorted(self.held.items()) if p == partition])
+
     def versions(self) -> dict[tuple[int, str], int]:
-        return {(p, NAMES[t]): s.version for (p, t), s in sorted(self.states.items())}
+        return {(p, NAMES[t]): s.version for (p, t), s in sorted(self.held.items())}
 
 
 class Worker:
-    """A worker's batch core; `store` is the local store it starts with."""
+    """A worker's batch core; `store` is the local store it starts with; with `snapshots`, it
+    writes snapshot rounds there (every `every_events` appended events of a partition) and
+    restores from them."""
 
     def __init__(
-        self, broker: Broker, *, hold: bool = False, store: MemoryStore | None = None
+        self,
+        broker: Broker,
+        *,
+        hold: bool = False,
+        store: MemoryStore | None = None,
+        snapshots: MemorySnapshots | None = None,
+        every_events: int = 1_000,
     ) -> None:
         self.store = MemoryStore() if store is None else store
         self.journal = BrokerJournal(broker)
         self.producer = ScriptedProducer(broker, hold=hold)
-        catch_up = journal_catch_up(self.store, self.journal)  # type: ignore[arg-type]
+        self.snapshots = snapshots
+        self.rounds = (
+            None
+            if snapshots is None
+            else Rounds(snapshots, every_events=every_events, interval_s=3_600)
+        )
+        catch_up = journal_catch_up(self.store, self.journal, snapshots, self.rounds)  # type: ignore[arg-type]
         self.executor = BatchExecutor(
-            states=ThreadStates(self.store, catch_up),
+            states=ThreadStates(self.store, catch_up, self.rounds),
             producer=self.producer,
             topics=TOPICS,
             partitions=PARTITIONS,
@@ -193,7 +212,7 @@ class Worker:
 
     def restarted(self) -> Worker:
         """The same worker after a crash: its store survives, nothing in memory does."""
-        return Worker(self.producer.broker, store=self.store)
+        return Worker(self.producer.broker, store=self.store, snapshots=self.snapshots)
 
 
 # -- records and labels --------------------------------------------------------------------
