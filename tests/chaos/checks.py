@@ -12,16 +12,31 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.codec import CodecError, decode_command, decode_reply
-from pipeline.domain import Accepted, Event, MessagesAdded
+from pipeline.codec import CodecError, decode_command, decode_reply, decode_snapshot
+from pipeline.codec.snapshot import StateOmitted, ThreadSnapshot
+from pipeline.domain import (
+    Accepted,
+    AdministratorIdsJoined,
+    AdministratorIdsLeft,
+    Event,
+    MemberIdsJoined,
+    MemberIdsLeft,
+    MessagesAdded,
+    MessagesRemoved,
+    Thread,
+    ThreadCreated,
+    ThreadDestroyed,
+)
+from pipeline.domain.limits import RECENT_COMMANDS_MAX
 from pipeline.kafka.dead_letters import REASON_HEADER
 from pipeline.kafka.records import Record
 from pipeline.mirror.verify import VerifyReport as MirrorReport
 from pipeline.projector.fold import ThreadView
 from pipeline.projector.verify import VerifyReport as ProjectorReport
-from tests.chaos.faults import FaultScheduler
+from tests.chaos.faults import WIPED_RESTART, FaultEvent, FaultScheduler
 from tests.chaos.outcomes import Ledger, Outcome
 from tests.chaos.scenario import ThreadCase
+from tests.chaos.snapshots import CaughtUp
 
 SHOWN = 8  # problems listed per check
 
@@ -61,6 +76,12 @@ class Evidence:
     mirror: MirrorReport
     projector: ProjectorReport
     exit_codes: dict[str, int | None] = field(default_factory=dict)
+    # The snapshot topic's committed records of the run's threads, in partition order.
+    snapshots: list[Record] = field(default_factory=list)
+    # Its records of rounds never committed (a writer killed or fenced mid-round).
+    aborted_snapshots: list[Record] = field(default_factory=list)
+    # Per worker run started on a wiped store ("worker-1 at 41.3 s"): its catch-up lines.
+    wiped_restarts: dict[str, list[CaughtUp]] = field(default_factory=dict)
 
 
 def outcomes_agree(ledger: Ledger) -> Check:
@@ -387,6 +408,237 @@ def faults_survived(scheduler: FaultScheduler, kills: Mapping[str, int], ev: Evi
         {
             **{f"kills_{t}": by_type.get(t, 0) for t in types},
             "unexpected_exits": len(scheduler.crashes),
+        },
+        problems,
+    )
+
+
+@dataclass
+class _JournalPrefix:
+    """A thread as its journal events give it, folded here from the event bodies alone (no
+    code shared with the worker's evolve): the oracle of check 9."""
+
+    version: int = 0
+    destroyed: bool = False
+    administrators: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    live: dict[str, str] = field(default_factory=dict)  # message id -> sender, order added
+    removed: set[str] = field(default_factory=set)
+    last_command_offset: int = -1
+    # command id -> (seq_nr of its last event, its event ids), least recently accepted first
+    recent: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+
+    def add(self, event: Event) -> None:
+        if event.seq_nr <= self.version:
+            return  # an identical re-append (a different one is check 2's)
+        self.version = event.seq_nr
+        self.last_command_offset = max(self.last_command_offset, event.command_offset)
+        _, event_ids = self.recent.pop(event.command_id, (0, ()))
+        self.recent[event.command_id] = (event.seq_nr, (*event_ids, event.event_id))
+        while len(self.recent) > RECENT_COMMANDS_MAX:
+            del self.recent[next(iter(self.recent))]
+        body = event.body
+        if isinstance(body, ThreadCreated):
+            self.administrators = set(body.administrator_ids)
+            self.members = set(body.member_ids)
+        elif isinstance(body, ThreadDestroyed):
+            self.destroyed = True
+        elif isinstance(body, AdministratorIdsJoined):
+            self.administrators.update(body.account_ids)
+        elif isinstance(body, AdministratorIdsLeft):
+            self.administrators.difference_update(body.account_ids)
+        elif isinstance(body, MemberIdsJoined):
+            self.members.update(body.account_ids)
+        elif isinstance(body, MemberIdsLeft):
+            self.members.difference_update(body.account_ids)
+        elif isinstance(body, MessagesAdded):
+            self.live.update((m.message_id, event.sender_id) for m in body.messages)
+        elif isinstance(body, MessagesRemoved):
+            for message_id in body.message_ids:
+                self.live.pop(message_id, None)
+            self.removed.update(body.message_ids)
+
+    def difference(self, state: Thread) -> str:
+        differences = []
+        if state.version != self.version:
+            differences.append(f"version {state.version} != {self.version}")
+        if state.destroyed != self.destroyed:
+            differences.append(f"destroyed {state.destroyed} != {self.destroyed}")
+        if state.administrator_ids != self.administrators:
+            differences.append(
+                f"administrators {sorted(state.administrator_ids ^ self.administrators)} differ"
+            )
+        if state.member_ids != self.members:
+            differences.append(f"members {sorted(state.member_ids ^ self.members)} differ")
+        if list(state.messages.items()) != list(self.live.items()):
+            odd = sorted(set(state.messages.items()) ^ set(self.live.items()))[:3]
+            differences.append(f"live messages (id, sender) differ: {odd or 'in order'}")
+        if state.removed_message_ids != self.removed:
+            differences.append(
+                f"removed messages {sorted(state.removed_message_ids ^ self.removed)[:3]} differ"
+            )
+        if state.last_command_offset != self.last_command_offset:
+            differences.append(
+                f"last command offset {state.last_command_offset} != {self.last_command_offset}"
+            )
+        recent = {c: (o.version, tuple(o.event_ids)) for c, o in state.recent_commands.items()}
+        if list(recent.items()) != list(self.recent.items()):
+            differences.append("recent accepted commands differ")
+        return "; ".join(differences)
+
+
+def snapshots_match_journal(ev: Evidence) -> Check:
+    """9. Every committed snapshot is the journal folded up to its position: its state equals
+    what the thread's events below `journal_offset` of its journal partition give (version =
+    their highest seq_nr; administrators, members, live messages and their senders, removed
+    messages, destroyed, last command offset, recent accepted commands), it sits in its
+    thread's journal partition, and a thread's snapshots never go back in the journal."""
+    problems: list[str] = []
+    history: dict[tuple[int, str], list[tuple[int, Event]]] = defaultdict(list)
+    home: dict[str, int] = {}
+    last_offset: dict[str, int] = {}
+    for record, event in ev.journal:
+        history[(record.partition, event.thread_id)].append((record.offset, event))
+        home.setdefault(event.thread_id, record.partition)
+        last_offset[event.thread_id] = max(last_offset.get(event.thread_id, -1), record.offset)
+    written: dict[tuple[int, str], list[ThreadSnapshot]] = defaultdict(list)
+    rounds: set[tuple[int, int]] = set()
+    for record in ev.snapshots:
+        key = (record.key or b"").decode(errors="replace")
+        try:
+            snapshot = decode_snapshot(record.value or b"")
+        except CodecError as exc:
+            problems.append(f"snapshot {record.position}: unreadable ({exc})")
+            continue
+        where = f"snapshot of {key} at {snapshot.journal_offset} ({record.position})"
+        if snapshot.thread_id != key or snapshot.journal_partition != record.partition:
+            problems.append(
+                f"{where}: names thread {snapshot.thread_id}, partition "
+                f"{snapshot.journal_partition}"
+            )
+            continue
+        if home.get(key, record.partition) != record.partition:
+            problems.append(f"{where}: the thread's journal partition is {home[key]}")
+            continue
+        earlier = written[(record.partition, key)]
+        if earlier and snapshot.journal_offset < earlier[-1].journal_offset:
+            problems.append(f"{where}: after one at {earlier[-1].journal_offset} (goes back)")
+        earlier.append(snapshot)
+        rounds.add((record.partition, snapshot.journal_offset))
+
+    checked = omitted = current = 0
+    for (partition, thread_id), snapshots in written.items():
+        events = sorted(history.get((partition, thread_id), []), key=lambda pair: pair[0])
+        oracle, folded = _JournalPrefix(), 0
+        for snapshot in sorted(snapshots, key=lambda s: s.journal_offset):
+            while folded < len(events) and events[folded][0] < snapshot.journal_offset:
+                oracle.add(events[folded][1])
+                folded += 1
+            checked += 1
+            where = f"snapshot of {thread_id} at {partition}:{snapshot.journal_offset}"
+            if oracle.version == 0:
+                problems.append(f"{where}: no event of the thread below it")
+                continue
+            if isinstance(snapshot.state, StateOmitted):
+                omitted += 1
+                continue
+            difference = oracle.difference(snapshot.state)
+            if difference:
+                problems.append(f"{where}: {difference}")
+        if snapshots[-1].journal_offset > last_offset.get(thread_id, -1):
+            current += 1
+    return _check(
+        "every snapshot = fold(journal) below its offset",
+        {
+            "snapshot_records": len(ev.snapshots),
+            "rounds": len(rounds),
+            "snapshots_checked": checked,
+            "states_omitted": omitted,
+            "threads_with_snapshots": len(written),
+            "threads_whose_last_snapshot_holds_their_last_event": current,
+            "threads_in_journal": len(home),
+        },
+        problems,
+    )
+
+
+# A kill counts as landing among rounds if one was committed this shortly before it, and as
+# cutting one if records of a round never committed were produced this shortly before it.
+AMONG_ROUNDS_S = 2.0
+CUT_ROUND_S = 1.0
+
+
+def snapshots_exercised(events: Sequence[FaultEvent], ev: Evidence) -> Check:
+    """10. The snapshot paths ran under the faults: rounds were committed, a worker SIGKILL
+    landed among them (a round committed in the AMONG_ROUNDS_S before it; reported too: the
+    kills after which records of a round were never committed, which misses a round cut
+    before its records left the worker), and a worker restarted on a wiped store restored
+    threads from snapshots."""
+    problems: list[str] = []
+    committed_at = sorted(r.timestamp_ms / 1000 for r in ev.snapshots)
+    aborted_at = sorted(r.timestamp_ms / 1000 for r in ev.aborted_snapshots)
+    rounds: set[tuple[int, int]] = set()
+    for record in ev.snapshots:
+        with contextlib.suppress(CodecError):
+            rounds.add((record.partition, decode_snapshot(record.value or b"").journal_offset))
+    kills = [
+        e
+        for e in events
+        if e.action == "SIGKILL" and e.under_load and e.process.startswith("worker")
+    ]
+    among = [
+        k for k in kills if any(k.wall_s - AMONG_ROUNDS_S <= t <= k.wall_s for t in committed_at)
+    ]
+    cut = [k for k in kills if any(k.wall_s - CUT_ROUND_S <= t <= k.wall_s for t in aborted_at)]
+    # Per worker kill: how long before it the last round was committed (None: none was).
+    gaps = [
+        round(k.wall_s - max(before), 3)
+        if (before := [t for t in committed_at if t <= k.wall_s])
+        else None
+        for k in kills
+    ]
+    if not rounds:
+        problems.append("no snapshot round was committed")
+    if kills and not among:
+        problems.append(
+            f"none of the {len(kills)} worker kills came within {AMONG_ROUNDS_S:g} s after a "
+            "committed round"
+        )
+    wiped = [e for e in events if e.action == WIPED_RESTART]
+    restored = 0
+    for run, lines in ev.wiped_restarts.items():
+        threads = sum(line.restored for line in lines)
+        restored += threads
+        if not threads:
+            problems.append(
+                f"{run} restarted on a wiped store and restored no thread from snapshots "
+                f"({len(lines)} partitions caught up: "
+                f"{[(c.partition, c.start, c.end) for c in lines][:4]})"
+            )
+    if len(ev.wiped_restarts) != len(wiped):
+        problems.append(
+            f"{len(wiped)} restarts on a wiped store, {len(ev.wiped_restarts)} of them read"
+        )
+    return _check(
+        "snapshots written under the faults; a wiped worker restores from them",
+        {
+            "rounds_committed": len(rounds),
+            "snapshot_records_committed": len(ev.snapshots),
+            "snapshot_records_never_committed": len(ev.aborted_snapshots),
+            "worker_kills_under_load": len(kills),
+            f"worker_kills_within_{AMONG_ROUNDS_S:g}s_of_a_committed_round": len(among),
+            "worker_kills_leaving_a_round_uncommitted": len(cut),
+            "seconds_from_the_last_committed_round_to_each_worker_kill": gaps,
+            "restarts_on_a_wiped_store": len(wiped),
+            "threads_restored_after_the_wipe": restored,
+            "partitions_restored_after_the_wipe": sum(
+                line.restored_from is not None
+                for lines in ev.wiped_restarts.values()
+                for line in lines
+            ),
+            "events_folded_after_the_wipe": sum(
+                line.folded for lines in ev.wiped_restarts.values() for line in lines
+            ),
         },
         problems,
     )

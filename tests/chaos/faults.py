@@ -18,10 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from pipeline.system import Component
 from tests.chaos.system import SERVER_TYPES, WORKER, StackServers, System
 
 SUPERVISE_EVERY_S = 0.2
 MAX_DOWN_S = 2.0
+WIPED_RESTART = "restart (store wiped)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,9 @@ class FaultEvent:
     acknowledged: int  # commands acknowledged at that moment
     under_load: bool
     detail: str = ""
+    wall_s: float = 0.0  # time.time(), to line faults up with Kafka record timestamps
+    # A (re)start: the size of the component's log before it, where this run's lines begin.
+    log_offset: int | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -72,6 +77,7 @@ class FaultEvent:
             "acknowledged": self.acknowledged,
             "under_load": self.under_load,
             "detail": self.detail,
+            "log_offset": self.log_offset,
         }
 
 
@@ -88,7 +94,14 @@ class FaultScheduler:
     _done: asyncio.Event = field(default_factory=asyncio.Event)
     _busy: set[str] = field(default_factory=set)
 
-    def _record(self, process: str, action: str, pid: int | None, detail: str = "") -> None:
+    def _record(
+        self,
+        process: str,
+        action: str,
+        pid: int | None,
+        detail: str = "",
+        log_offset: int | None = None,
+    ) -> None:
         self.events.append(
             FaultEvent(
                 time.monotonic() - self._t0,
@@ -98,6 +111,8 @@ class FaultScheduler:
                 self.progress(),
                 not self._done.is_set(),
                 detail,
+                time.time(),
+                log_offset,
             )
         )
 
@@ -136,9 +151,10 @@ class FaultScheduler:
             if fault.wipe_store:
                 # A lost volume: the worker rebuilds its state from the journal.
                 shutil.rmtree(victim.data_dir, ignore_errors=True)
+            offset = _log_size(victim)
             victim.start()
-            action = "restart (store wiped)" if fault.wipe_store else "restart"
-            self._record(victim.name, action, victim.pid, f"down {fault.down_s:.2f} s")
+            action = WIPED_RESTART if fault.wipe_store else "restart"
+            self._record(victim.name, action, victim.pid, f"down {fault.down_s:.2f} s", offset)
         finally:
             self._busy.discard(victim.name)
 
@@ -165,8 +181,9 @@ class FaultScheduler:
             code, pid = component.exit_code, component.pid
             self.crashes.append(f"{component.name} (pid {pid}) exited with {code}")
             self._record(component.name, f"exited by itself ({code})", pid, component.log_tail(5))
+            offset = _log_size(component)
             component.start()
-            self._record(component.name, "restart", component.pid, "after exiting")
+            self._record(component.name, "restart", component.pid, "after exiting", offset)
 
     def kills_by_type(self, *, under_load: bool = True) -> Counter[str]:
         names = {c.name: t for t, group in self.system.by_type().items() for c in group}
@@ -176,3 +193,10 @@ class FaultScheduler:
             for e in self.events
             if e.action == "SIGKILL" and (e.under_load or not under_load)
         )
+
+
+def _log_size(component: Component) -> int:
+    try:
+        return component.log_path.stat().st_size
+    except FileNotFoundError:
+        return 0

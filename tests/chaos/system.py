@@ -14,7 +14,7 @@ from pipeline.stack.stack import read_state, up
 from pipeline.system import Component
 from pipeline.system import System as Components
 from tests.support.auth import api_auth_env
-from tests.support.processes import launcher, worker
+from tests.support.processes import launcher
 from tests.support.projector import ReadModel, projector
 
 READY_TIMEOUT_S = 90.0
@@ -25,6 +25,16 @@ PROCESS_TYPES = (WORKER, MIRROR, PROJECTOR, API)
 SERVER_TYPES = (BROKER, POSTGRES, DYNAMODB)
 # The stack's names for them (stack.json).
 STACK_NAMES = {BROKER: broker.NAME, POSTGRES: postgres.NAME, DYNAMODB: dynamodb_server.NAME}
+# Snapshot rounds far more often than in production (20,000 events / 30 s), so that a round of
+# some partition is nearly always being written: worker SIGKILLs land during rounds, restarts
+# and takeovers restore from them, and check 9 holds every committed round to the journal.
+SNAPSHOT_EVERY_EVENTS = 25
+SNAPSHOT_INTERVAL_S = 0.2
+WORKER_ENV = {
+    "THREADWEAVER_WORKER_SNAPSHOTS": "true",
+    "THREADWEAVER_WORKER_SNAPSHOT_EVERY_EVENTS": str(SNAPSHOT_EVERY_EVENTS),
+    "THREADWEAVER_WORKER_SNAPSHOT_INTERVAL_S": str(SNAPSHOT_INTERVAL_S),
+}
 
 
 @dataclass
@@ -42,7 +52,11 @@ class System:
     running: Components = field(init=False)
 
     def __post_init__(self) -> None:
-        self.workers = [worker(self.settings, self.log_dir, f"worker-{i}") for i in range(2)]
+        workers = launcher(self.settings, self.log_dir, **WORKER_ENV)
+        self.workers = [
+            workers.worker(name, data_dir=self.log_dir / name, runtime="faust", metrics_port=0)
+            for name in ("worker-0", "worker-1")
+        ]
         self.mirror = launcher(self.settings, self.log_dir).mirror(metrics_port=0)
         self.projector = projector(self.read_model, self.log_dir)
         # The API reads the chaos run's own read model.

@@ -40,8 +40,8 @@ from pipeline.projector.readback import load_parked, load_views
 from pipeline.projector.verify import compare as compare_read_model
 from pipeline.settings import Settings, WorkerSettings
 from pipeline.stack import Endpoints
-from tests.chaos import checks
-from tests.chaos.faults import FaultScheduler, plan_faults
+from tests.chaos import checks, snapshots
+from tests.chaos.faults import WIPED_RESTART, FaultEvent, FaultScheduler, plan_faults
 from tests.chaos.load import Load
 from tests.chaos.quiesce import wait_committed
 from tests.chaos.report import print_report, write_report
@@ -124,8 +124,33 @@ async def watchdog(load: Load) -> str:
             return f"no command answered for {STALL_S:.0f} s (at {last} acknowledged)"
 
 
+def wiped_restarts(system: System, events: list[FaultEvent]) -> dict[str, list[snapshots.CaughtUp]]:
+    """The catch-up lines of every worker run started on a wiped store (up to the worker's
+    next start)."""
+    logs = {worker.name: worker.log_path for worker in system.workers}
+    found: dict[str, list[snapshots.CaughtUp]] = {}
+    for i, event in enumerate(events):
+        if event.action != WIPED_RESTART or event.log_offset is None:
+            continue
+        end = next(
+            (
+                later.log_offset
+                for later in events[i + 1 :]
+                if later.process == event.process and later.log_offset is not None
+            ),
+            None,
+        )
+        run = f"{event.process} at {event.at_s:.1f} s"
+        found[run] = snapshots.caught_up_lines(logs[event.process], event.log_offset, end)
+    return found
+
+
 async def gather_evidence(
-    settings: Settings, model: ReadModel, load: Load, exit_codes: dict[str, int | None]
+    settings: Settings,
+    model: ReadModel,
+    load: Load,
+    exit_codes: dict[str, int | None],
+    wiped: dict[str, list[snapshots.CaughtUp]],
 ) -> checks.Evidence:
     ledger = load.ledger
     threads = {case.thread_id for case in load.cases}
@@ -158,6 +183,8 @@ async def gather_evidence(
         return found, count
 
     events = await asyncio.to_thread(journal)
+    snapshot_records = await asyncio.to_thread(snapshots.committed, settings, keys)
+    aborted = await asyncio.to_thread(snapshots.aborted, settings, snapshot_records)
     found, reply_count = await asyncio.to_thread(replies)
     dead_letters = await asyncio.to_thread(lambda: list(read(topics.commands_dlq)))
     conn = await asyncpg.connect(model.dsn, timeout=10.0)
@@ -181,6 +208,9 @@ async def gather_evidence(
         mirror=mirror,
         projector=projector,
         exit_codes=exit_codes,
+        snapshots=snapshot_records,
+        aborted_snapshots=aborted,
+        wiped_restarts=wiped,
     )
 
 
@@ -277,7 +307,8 @@ async def test_invariants_hold_under_sigkills(endpoints: Endpoints, tmp_path: Pa
         pytest.fail(f"{stall}\nreplay: {sizes.replay_hint()}; report {report}")
 
     evidence_started = time.monotonic()
-    evidence = await gather_evidence(settings, model, load, exit_codes)
+    wiped = wiped_restarts(system, scheduler.events)
+    evidence = await gather_evidence(settings, model, load, exit_codes, wiped)
     durations["evidence"] = time.monotonic() - evidence_started
     durations["total"] = time.monotonic() - started
     summary["durations_s"] = {name: round(seconds, 1) for name, seconds in durations.items()}
@@ -291,6 +322,8 @@ async def test_invariants_hold_under_sigkills(endpoints: Endpoints, tmp_path: Pa
         checks.bad_input_contained(load.ledger, evidence),
         checks.read_your_writes(load.ledger),
         checks.faults_survived(scheduler, kills, evidence),
+        checks.snapshots_match_journal(evidence),
+        checks.snapshots_exercised(scheduler.events, evidence),
     ]
     report = publish(tmp_path, summary, scheduler, results)
     failed = [c.name for c in results if not c.ok]

@@ -13,16 +13,19 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.codec import encode_event, encode_reply
-from pipeline.domain import Accepted, Event, MemberIdsJoined
+from pipeline.codec import encode_event, encode_reply, encode_snapshot
+from pipeline.codec.snapshot import ThreadSnapshot
+from pipeline.domain import Accepted, Event, MemberIdsJoined, Thread, replay
 from pipeline.kafka.records import Record
 from pipeline.mirror.verify import JournalFold, compare_table
 from pipeline.projector.fold import fold
 from pipeline.projector.verify import VerifyReport
 from pipeline.worker.handling import reply_for
 from tests.chaos import checks
+from tests.chaos.faults import WIPED_RESTART, FaultEvent
 from tests.chaos.outcomes import Entry, Ledger, Outcome, difference
 from tests.chaos.scenario import Planned, Scenario, ThreadCase
+from tests.chaos.snapshots import CaughtUp
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +53,34 @@ class Run:
             views=fold(events).views,
             mirror=compare_table(JournalFold(), [], {}),
             projector=VerifyReport(),
+            snapshots=self.snapshots(events),
         )
+
+    def snapshots(self, events: list[Event]) -> list[Record]:
+        """What a worker writes: a round after every second event, and one at the end (the
+        journal is partition 0 from offset 0, one event per offset)."""
+        positions = [*range(2, len(events), 2), len(events)]
+        return [
+            snapshot_record(i, ThreadSnapshot(self.case.thread_id, 0, p, folded(events[:p])))
+            for i, p in enumerate(positions)
+        ]
+
+
+def folded(events: list[Event]) -> Thread:
+    state = replay(events)
+    assert state is not None
+    return state
+
+
+def snapshot_record(offset: int, snapshot: ThreadSnapshot) -> Record:
+    return Record(
+        "snapshots",
+        snapshot.journal_partition,
+        offset,
+        snapshot.thread_id.encode(),
+        encode_snapshot(snapshot),
+        timestamp_ms=1_000_000 + offset,
+    )
 
 
 def good_run() -> Run:
@@ -87,6 +117,7 @@ def all_checks(run: Run, evidence: checks.Evidence) -> dict[str, bool]:
         checks.effects_exactly_once(run.ledger, [run.case], evidence),
         checks.journal_gapless([run.case], evidence),
         checks.one_final_reply(run.ledger, evidence),
+        checks.snapshots_match_journal(evidence),
     ]
     return {check.name: check.ok for check in results}
 
@@ -155,3 +186,88 @@ def test_an_answer_the_domain_would_not_give_is_a_divergence() -> None:
     assert difference(entry.planned, twice) is not None
     rejected = Outcome("rejected", reason="SENDER_NOT_MEMBER")
     assert difference(entry.planned, rejected) is not None
+
+
+SNAPSHOTS = "every snapshot = fold(journal) below its offset"
+
+
+def with_last_snapshot(run: Run, snapshot: ThreadSnapshot) -> checks.Evidence:
+    evidence = run.evidence()
+    evidence.snapshots.append(snapshot_record(len(evidence.snapshots), snapshot))
+    return evidence
+
+
+def test_the_snapshots_of_a_correct_run_are_checked() -> None:
+    run = good_run()
+    check = checks.snapshots_match_journal(run.evidence())
+    assert check.ok, check.problems
+    assert check.figures["snapshots_checked"] == len(run.evidence().snapshots) > 2
+    assert check.figures["threads_whose_last_snapshot_holds_their_last_event"] == 1
+
+
+def test_a_snapshot_stamped_past_what_it_folded_is_caught() -> None:
+    # The state of the first n - 1 events, claimed to hold every event below n.
+    run = good_run()
+    n = len(run.events)
+    behind = ThreadSnapshot(run.case.thread_id, 0, n, folded(run.events[: n - 1]))
+    assert failing(run, with_last_snapshot(run, behind)) == {SNAPSHOTS}
+    check = checks.snapshots_match_journal(with_last_snapshot(run, behind))
+    assert any(f"version {n - 1} != {n}" in p for p in check.problems)
+
+
+def test_a_snapshot_missing_a_member_or_a_message_is_caught() -> None:
+    run = good_run()
+    n = len(run.events)
+    state = folded(run.events)
+    member = sorted(state.member_ids)[0]
+    lost_member = dataclasses.replace(state, member_ids=state.member_ids - {member})
+    first_message = next(iter(state.messages))
+    lost_message = dataclasses.replace(
+        state, messages={m: s for m, s in state.messages.items() if m != first_message}
+    )
+    wrong_admins = dataclasses.replace(state, administrator_ids=state.administrator_ids | {member})
+    for wrong in (lost_member, lost_message, wrong_admins):
+        snapshot = ThreadSnapshot(run.case.thread_id, 0, n, wrong)
+        assert failing(run, with_last_snapshot(run, snapshot)) == {SNAPSHOTS}
+
+
+def test_a_snapshot_in_another_partition_or_going_back_is_caught() -> None:
+    run = good_run()
+    n = len(run.events)
+    elsewhere = ThreadSnapshot(run.case.thread_id, 1, n, folded(run.events))
+    evidence = run.evidence()
+    evidence.snapshots.append(dataclasses.replace(snapshot_record(99, elsewhere), partition=1))
+    assert failing(run, evidence) == {SNAPSHOTS}
+    back = ThreadSnapshot(run.case.thread_id, 0, 2, folded(run.events[:2]))
+    assert failing(run, with_last_snapshot(run, back)) == {SNAPSHOTS}
+
+
+def kill(wall_s: float) -> FaultEvent:
+    return FaultEvent(10.0, "worker-1", "SIGKILL", 1, 100, True, wall_s=wall_s)
+
+
+def wiped_restart() -> FaultEvent:
+    return FaultEvent(11.0, "worker-1", WIPED_RESTART, 2, 100, True, log_offset=0)
+
+
+def test_snapshots_exercised_needs_rounds_kills_among_them_and_a_restore() -> None:
+    run = good_run()
+    evidence = run.evidence()
+    last_round_s = max(r.timestamp_ms for r in evidence.snapshots) / 1000
+    restored = [CaughtUp(0, 3, 6, 9, 1, 6), CaughtUp(1, 5, 0, 5, 0, None)]
+    evidence.wiped_restarts = {"worker-1 at 11.0 s": restored}
+    events = [kill(last_round_s + 0.5), wiped_restart()]
+    check = checks.snapshots_exercised(events, evidence)
+    assert check.ok, check.problems
+    assert check.figures["threads_restored_after_the_wipe"] == 1
+
+    no_rounds = dataclasses.replace(evidence, snapshots=[])
+    assert not checks.snapshots_exercised(events, no_rounds).ok
+    late_kill = [kill(last_round_s + 60), wiped_restart()]
+    assert not checks.snapshots_exercised(late_kill, evidence).ok
+    nothing_restored = dataclasses.replace(
+        evidence, wiped_restarts={"worker-1 at 11.0 s": [CaughtUp(0, 9, 0, 9, 0, None)]}
+    )
+    assert not checks.snapshots_exercised(events, nothing_restored).ok
+    unread = dataclasses.replace(evidence, wiped_restarts={})
+    assert not checks.snapshots_exercised(events, unread).ok
