@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -78,7 +79,13 @@ def main() -> int:
         )
     report.finished_at = now_iso()
     report.details["total_seconds"] = round(time.monotonic() - started, 1)
-    report.write_json(results / "latest.json")
+    latest = results / "latest.json"
+    if set(config.phases) != {name for name, _ in PHASES} and latest.exists():
+        # A run of some phases updates their figures; the others stay as last measured.
+        carried = report.carry_over(json.loads(latest.read_text()))
+        report.details["carried_over"] = carried
+        say(f"kept {len(carried)} figures of phases not run now")
+    report.write_json(latest)
     (results / "latest.md").write_text(table.render(report))
     chart.render(report, results / "latest.png")
     (results / "partial.json").unlink(missing_ok=True)

@@ -114,6 +114,15 @@ class BenchConfig:
     def recovery_events(self) -> int:
         return self.count(1_000_000, 10_000)
 
+    @property
+    def recovery_sizes(self) -> tuple[int, int]:
+        """The two journal lengths recovery from snapshots is timed at (issue 15)."""
+        return self.recovery_events, self.count(5_000_000, 50_000)
+
+    @property
+    def handoff_seconds(self) -> float:
+        return self.seconds(75, 30)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "scale": self.scale,
@@ -136,4 +145,6 @@ class BenchConfig:
             "mirror_seconds": self.mirror_seconds,
             "projector_events": self.projector_events,
             "recovery_events": self.recovery_events,
+            "recovery_sizes": list(self.recovery_sizes),
+            "handoff_seconds": self.handoff_seconds,
         }

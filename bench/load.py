@@ -69,6 +69,9 @@ class Tally:
     missing: int = 0
     first_reply: float | None = None  # time.time()
     last_reply: float | None = None
+    # With `timeline`: (due, latency) of each command, due as time.perf_counter(); a command
+    # never answered has latency None.
+    timeline: list[tuple[float, float | None]] | None = None
 
     def answered(self, reply: Reply, latency: float) -> None:
         self.latencies.append(latency)
@@ -86,10 +89,20 @@ class Tally:
         """`command`'s reply, its latency taken from `due` (time.perf_counter())."""
         try:
             reply = await commands.send(command, timeout)
+        except asyncio.CancelledError:
+            # Unanswered at the end of the grace (the caller counts it missing).
+            if self.timeline is not None:
+                self.timeline.append((due, None))
+            raise
         except (ReplyTimeoutError, DeliveryError):
             self.missing += 1
+            if self.timeline is not None:
+                self.timeline.append((due, None))
             return None
-        self.answered(reply, time.perf_counter() - due)
+        latency = time.perf_counter() - due
+        self.answered(reply, latency)
+        if self.timeline is not None:
+            self.timeline.append((due, latency))
         return reply
 
 
@@ -176,6 +189,13 @@ async def openloop(args: argparse.Namespace) -> dict[str, Any]:
         "latency": latency_summary(tally.latencies, tally.missing),
         "send_lag": latency_summary(lags),
     }
+    if args.timeline:
+        # Due times as wall clock, so the bench can cut windows around what it did meanwhile.
+        offset = time.time() - time.perf_counter()
+        result["timeline"] = sorted(
+            (round(due + offset, 4), None if latency is None else round(latency, 5))
+            for due, latency in tally.timeline or ()
+        )
     if visible is not None:
         result["visible"] = {
             **latency_summary(visible.latencies_s, visible.missing),
@@ -195,7 +215,7 @@ async def _on_schedule(
 ) -> tuple[Tally, list[float], float]:
     """Send `planned[i]` at t0 + i/rate; (the answers, each send's lag behind its due time,
     how long sending took). Answers later than `grace` after the last send are missing."""
-    tally = Tally()
+    tally = Tally(timeline=[] if args.timeline else None)
     lags: list[float] = []
     pending: set[asyncio.Task[None]] = set()
     # A command may wait for its answer until the grace after the last send.
@@ -270,6 +290,7 @@ def main() -> None:
     parser.add_argument("--visible-every", type=int, default=0)
     parser.add_argument("--poll-interval", type=float, default=0.005)
     parser.add_argument("--api-url", default="")
+    parser.add_argument("--timeline", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     modes = {"backlog": backlog, "openloop": openloop, "probe": probe}

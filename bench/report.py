@@ -98,6 +98,24 @@ class Figure:
         }
 
 
+def figure_from_dict(raw: dict[str, Any]) -> Figure:
+    """A figure as `as_dict` wrote it (a run of some phases keeps the others' figures)."""
+    limit, target = raw.get("limit"), raw.get("target")
+    return Figure(
+        key=raw["key"],
+        phase=raw["phase"],
+        name=raw["name"],
+        value=raw["value"],
+        unit=raw["unit"],
+        method=raw["method"],
+        parameters=raw.get("parameters") or {},
+        limit=None if limit is None else Limit(**limit),
+        target=None if target is None else Target(**target),
+        note=raw.get("note", ""),
+        measured_at=raw.get("measured_at", ""),
+    )
+
+
 def _finite(value: float | None) -> float | None:
     if value is None or math.isnan(value) or math.isinf(value):
         return None
@@ -133,6 +151,17 @@ class Report:
             "details": self.details,
             "errors": self.errors,
         }
+
+    def carry_over(self, previous: dict[str, Any]) -> list[str]:
+        """Keep what an earlier run measured and this one did not (each figure keeps its
+        `measured_at`); the keys carried over."""
+        mine = {f.key for f in self.figures}
+        carried = [figure_from_dict(raw) for raw in previous.get("figures", [])]
+        carried = [f for f in carried if f.key not in mine]
+        self.figures = carried + self.figures
+        for name, value in previous.get("details", {}).items():
+            self.details.setdefault(name, value)
+        return [f.key for f in carried]
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

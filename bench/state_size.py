@@ -10,8 +10,10 @@ worker does) and measures them:
   addressed to as many members as the 1,000-recipient bound allows (1,000 members);
 - `removed`: 100,000 messages added 1,000 at a time and removed 1,000 at a time, none live.
 
-For each it prints the state's stored size (`state_codec.dumps`, what the worker's store and a
-snapshot record hold, without the store's one format byte), what each part costs alone (live
+For each it prints the state's stored size (`state_codec.dumps`, what the worker's store
+holds, without the store's one format byte), its snapshot record (`encode_snapshot`, what the
+snapshot topic holds; whether it fits one record at Kafka's default limits, and the time to
+encode and decode it), what each part costs alone (live
 messages, removed ids, recent command outcomes; see `_sizes`), and the median time of
 `decide` and of `evolve` (its events) for one more AddMessages (one message of maximal text;
 on the `live` thread, the one that reaches 5,000) and one more RemoveMessages (one message,
@@ -36,6 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.codec import decode_snapshot, encode_snapshot
+from pipeline.codec.snapshot import ThreadSnapshot
 from pipeline.domain import (
     Accepted,
     AddMessages,
@@ -53,6 +57,7 @@ from pipeline.domain import (
 )
 from pipeline.domain.ids import ulid_from_parts
 from pipeline.worker import state_codec
+from pipeline.worker.snapshots import RECORD_MAX_BYTES, RECORD_OVERHEAD_BYTES
 
 RECORD_MAX = 1_000_000  # Kafka's default max.message.bytes (about 1 MB)
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -206,6 +211,20 @@ def _sizes(state: Thread) -> dict[str, int | bool]:
     }
 
 
+def _snapshot(state: Thread) -> dict[str, Any]:
+    """The state's snapshot record (schemas/avro/thread_snapshot) and the time to write and
+    read it back, as a restoring worker does."""
+    snapshot = ThreadSnapshot(state.thread_id, 0, 1_000_000, state)
+    value = encode_snapshot(snapshot)
+    assert decode_snapshot(value) == snapshot
+    return {
+        "snapshot_record_bytes": len(value),
+        "snapshot_fits_one_record": len(value) <= RECORD_MAX_BYTES - RECORD_OVERHEAD_BYTES,
+        "snapshot_encode_us": _median_us(lambda: encode_snapshot(snapshot), 21, inner=1),
+        "snapshot_decode_us": _median_us(lambda: decode_snapshot(value), 21, inner=1),
+    }
+
+
 def measure(repeats: int) -> dict[str, Any]:
     live, members, last = _live_thread()
     live_figures, at_limit = _timings(live, members[0], last[0], repeats)
@@ -219,11 +238,13 @@ def measure(repeats: int) -> dict[str, Any]:
         "live_5000": {
             "live_messages": len(at_limit.messages),
             **_sizes(at_limit),
+            **_snapshot(at_limit),
             **live_figures,
         },
         "removed_100000": {
             "removed_messages": len(removed.state.removed_message_ids),
             **_sizes(removed.state),
+            **_snapshot(removed.state),
             **removed_figures,
         },
     }

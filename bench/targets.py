@@ -11,3 +11,6 @@ VISIBLE_P99 = Target("p99 command→visible < 250 ms at 1,000 cmd/s", "<", 250.0
 PROJECTOR = Target("projector ≥ 20,000 events/s", ">=", 20_000)
 API_RATE = Target("API ≥ 3,000 GET/s", ">=", 3_000)
 API_P99 = Target("API p99 < 20 ms", "<", 20.0)
+RECOVERY_FRESH = Target("fresh worker recovers in < 10 s (issue 15)", "<", 10.0)
+RECOVERY_FLAT = Target("5M-event recovery within 1.5x the 1M one (issue 15)", "<", 1.5)
+HANDOFF_P99 = Target("worst hand-off p99 command→reply < 1,000 ms (issue 15)", "<", 1_000.0)

@@ -1,7 +1,8 @@
 """Where partitions end: Kafka's own ListOffsets answer.
 
 "End" is the offset one past the last record, i.e. the high watermark: the latest offset at
-isolation read_uncommitted (the project does not use broker transactions).
+isolation read_uncommitted; for the one topic written in transactions (snapshots), the last
+stable offset on request.
 """
 
 from __future__ import annotations
@@ -47,10 +48,16 @@ FUTURE_MARGIN_S = 5.0
 
 
 def end_offsets(
-    connection: KafkaConnection, topic: str, partitions: Iterable[int], timeout: float = 10.0
+    connection: KafkaConnection,
+    topic: str,
+    partitions: Iterable[int],
+    timeout: float = 10.0,
+    *,
+    committed: bool = False,
 ) -> dict[int, int]:
     """The end offset of each partition of `topic`, asked in one ListOffsets call (repeated
-    for the partitions whose answer was only "not yet").
+    for the partitions whose answer was only "not yet"). `committed`: the last stable offset
+    (what a read_committed consumer reads up to) rather than the high watermark.
 
     Raises TimeoutError naming the partitions still unanswered (and the last answer) after
     `timeout` seconds, and KafkaException naming the partition at once for an answer that
@@ -74,7 +81,9 @@ def end_offsets(
             )
         futures = admin.list_offsets(
             {TopicPartition(topic, p): latest for p in pending},
-            isolation_level=IsolationLevel.READ_UNCOMMITTED,
+            isolation_level=(
+                IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+            ),
             request_timeout=remaining,
         )
         again: list[int] = []

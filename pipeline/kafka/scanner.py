@@ -13,7 +13,14 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from pipeline.kafka.config import consumer_config
 from pipeline.kafka.offsets import end_offsets
@@ -31,6 +38,18 @@ SCAN_CONSUMER_CONFIG = {"fetch.max.bytes": 52_428_800, "queued.min.messages": 10
 
 class ScanStalledError(TimeoutError):
     pass
+
+
+def _take(consumer: Consumer, most: int, timeout_s: float) -> list[Message]:
+    """Up to `most` messages, waiting up to `timeout_s` for the first one only.
+
+    consume(n, timeout) returns once n messages came or the timeout passed, not with the
+    first: the last, partial batch of every scan waited the whole timeout (0.5 s per read of
+    a partition's tail, measured on the worker's catch-up)."""
+    messages = consumer.consume(1, timeout_s)
+    if messages and most > 1:
+        messages += consumer.consume(most - 1, 0)
+    return messages
 
 
 class PartitionScanner:
@@ -83,7 +102,7 @@ class PartitionScanner:
         """
         while self._remaining:
             batch: list[Record] = []
-            for message in self._consumer.consume(self._batch_max, 0.5):
+            for message in _take(self._consumer, self._batch_max, 0.5):
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
@@ -171,12 +190,7 @@ class PartitionTail:
         """What arrived, waiting up to `timeout_s` for the first record only. A consumer
         error is logged and skipped: librdkafka recovers from it by itself (a broker
         restart, say)."""
-        # consume(n, timeout) returns once n records came or the timeout passed, not with the
-        # first record (a lone record was held for the whole timeout): wait for one, then
-        # take what has already arrived.
-        messages = self._consumer.consume(1, timeout_s)
-        if messages and max_records > 1:
-            messages += self._consumer.consume(max_records - 1, 0)
+        messages = _take(self._consumer, max_records, timeout_s)
         records: list[Record] = []
         for message in messages:
             if message.error() is not None:
@@ -197,39 +211,56 @@ def read_committed(
     group_id: str,
     stall_s: float = STALL_SECONDS,
 ) -> Iterator[Record]:
-    """Every committed record of one partition, from its beginning to its end when reached.
+    """Every committed record of one partition, from its beginning up to its last stable
+    offset at the time of the call.
 
-    For topics written in transactions: the last offsets of such a partition are commit
-    markers that no consumer receives, so the end is the consumer's end-of-partition event
-    (read_committed stops at the last stable offset) rather than a record at end - 1.
+    For topics written in transactions: a partition's last offsets may be commit markers that
+    no consumer receives, so the scan ends when the consumer's position reaches the end, not
+    at a record at end - 1. It starts at offset 0, not OFFSET_BEGINNING (which librdkafka
+    resolves 0.5 s later; a compacted topic keeps its offsets from 0), and disregards an
+    end-of-partition event that comes before the first fetch (librdkafka sends one with an
+    unknown position).
     """
+    end = end_offsets(connection, topic, [partition], committed=True)[partition]
+    if end == 0:
+        return
     consumer = Consumer(
         consumer_config(
             connection,
             group_id,
             group_id,
             **SCAN_CONSUMER_CONFIG,
-            **{"isolation.level": "read_committed", "enable.partition.eof": True},
+            **{
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                # The end of a partition is known from an empty fetch: do not wait for more.
+                "fetch.wait.max.ms": 10,
+            },
         )
     )
+    tp = TopicPartition(topic, partition)
     try:
-        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        consumer.assign([TopicPartition(topic, partition, 0)])
         last_progress = time.monotonic()
         while True:
-            messages = consumer.consume(2000, 0.5)
+            messages = _take(consumer, 2000, 0.5)
             for message in messages:
                 error = message.error()
                 if error is None:
-                    yield from_confluent(message)
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    return
-                else:
+                    record = from_confluent(message)
+                    if record.offset < end:
+                        yield record
+                    if record.offset >= end - 1:
+                        return
+                elif error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
+                elif consumer.position([tp])[0].offset >= end:
+                    return
             if messages:
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > stall_s:
                 raise ScanStalledError(
-                    f"{topic}[{partition}]: no record nor end for {stall_s:.0f} s"
+                    f"{topic}[{partition}]: not at its end {end} after {stall_s:.0f} s"
                 )
     finally:
         consumer.close()

@@ -39,6 +39,9 @@ class TransactionalWriter:
 
     def open(self, timeout_s: float = TIMEOUT_S) -> None:
         """Fence the previous owners (their open transaction is aborted)."""
+        # Connected first: librdkafka looks the transaction coordinator up once a broker is
+        # up and otherwise retries on a 500 ms timer (a claim took 0.5 s instead of 0.06 s).
+        self._producer.list_topics(timeout=timeout_s)
         self._producer.init_transactions(timeout_s)
 
     def write_all(self, records: Sequence[OutgoingRecord], timeout_s: float = TIMEOUT_S) -> None:

@@ -22,7 +22,8 @@ from pipeline.kafka.security import KafkaConnection
 from pipeline.settings import Topics
 from pipeline.stack.errors import StackError
 
-HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 FOREVER = "-1"
 
@@ -51,8 +52,8 @@ def topic_specs(topics: Topics) -> tuple[TopicSpec, ...]:
             {
                 "cleanup.policy": "compact",
                 "min.cleanable.dirty.ratio": "0.1",
-                "segment.ms": str(HOUR_MS),
-                "max.compaction.lag.ms": str(HOUR_MS),
+                "segment.ms": str(10 * MINUTE_MS),
+                "max.compaction.lag.ms": str(10 * MINUTE_MS),
             },
         ),
     )

@@ -16,6 +16,7 @@ the next round must write.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -70,6 +71,9 @@ class CatchUpReport:
     # after the last round, which the next round must write (None: every thread).
     restored_from: int | None = None
     restored_threads: int = 0
+    # Where the time went: reading the snapshots (claim included), folding the journal.
+    snapshots_s: float = 0.0
+    seconds: float = 0.0
     changed: set[str] | None = field(default_factory=set)
 
 
@@ -86,9 +90,24 @@ def catch_up(
 ) -> CatchUpReport:
     """Fold the journal into the store up to its end. `snapshots(end)` (owners only) gives
     the partition's last snapshot round, or None when there is none worth trusting."""
+    started = time.perf_counter()
+    report = _catch_up(store, journal, partition, decode, snapshots)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _catch_up(
+    store: ThreadStore,
+    journal: Journal,
+    partition: int,
+    decode: Callable[[bytes], Event],
+    snapshots: Callable[[int], Round | None] | None,
+) -> CatchUpReport:
     start = store.journal_position(partition)
     end = journal.end_offset(partition)
+    started = time.perf_counter()
     last_round = snapshots(end) if snapshots is not None else None
+    snapshots_s = time.perf_counter() - started
     if last_round is None and snapshots is not None:
         # No round yet (or none usable): the next round writes every thread of the partition.
         changed: set[str] | None = None
@@ -97,6 +116,7 @@ def catch_up(
     if last_round is not None and last_round.position > start:
         restored = _restore(store, journal, partition, decode, last_round, end)
         if restored is not None:
+            restored.snapshots_s = snapshots_s
             return restored
     else:
         if last_round is not None and start <= end:

@@ -221,6 +221,10 @@ class Rounds:
             or time.monotonic() - self._since.get(partition, 0.0) >= self._interval_s
         )
 
+    def peek(self, partition: int) -> set[str] | None:
+        """The threads changed since the last committed round (None: every thread)."""
+        return self._changed.get(partition, set())
+
     def take(self, partition: int) -> set[str] | None:
         """The threads the round being started must write; the partition's count restarts."""
         pending = self._changed.get(partition)

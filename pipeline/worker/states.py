@@ -114,7 +114,7 @@ class ThreadStates:
             self._rounds.claimed(partition, report.changed)
         log.info(
             "caught up partition %d: %d events folded (%d..%d), %d threads restored from "
-            "snapshots at %s, %d changed since, rebuilt: %s",
+            "snapshots at %s, %d changed since, rebuilt: %s; %.2f s (snapshots %.2f s)",
             partition,
             report.applied,
             report.start,
@@ -123,6 +123,8 @@ class ThreadStates:
             report.restored_from,
             -1 if report.changed is None else len(report.changed),
             report.rebuilt,
+            report.seconds,
+            report.snapshots_s,
         )
 
     def get(self, partition: int, thread_id: str) -> Thread | None:
@@ -191,6 +193,25 @@ class ThreadStates:
                         states[thread_id] = state
             self._rounds.start(partition, states, self._position(partition))
 
+    def _last_round(self, partition: int) -> None:
+        """A round of what changed, started as the partition is revoked (a rebalance, a
+        stop), so that its next owner folds little or no journal. Not when every thread is
+        to be written: reading them all would hold up the rebalance; the next owner then
+        folds the journal after the last round."""
+        assert self._rounds is not None
+        if partition not in self._caught_up or not self._rounds.due(partition, final=True):
+            return
+        thread_ids = self._rounds.peek(partition)
+        if thread_ids is None:
+            return
+        self._rounds.take(partition)
+        states = {}
+        for thread_id in sorted(thread_ids):
+            state = self.get(partition, thread_id)
+            if state is not None:
+                states[thread_id] = state
+        self._rounds.start(partition, states, self._position(partition))
+
     def _all_states(self, partition: int, dirty: Mapping[str, Thread]) -> dict[str, Thread]:
         states = dict(self._store.states(partition))
         states.update(dirty)
@@ -200,6 +221,7 @@ class ThreadStates:
         """Partitions were revoked: whoever gets them back must catch up again."""
         for partition in partitions:
             if self._rounds is not None:
+                self._last_round(partition)
                 self._rounds.release(partition)
             self._caught_up.discard(partition)
             # Keeps this worker's copy warm (a standby) and its memory bounded.
@@ -213,7 +235,9 @@ class ThreadStates:
             await self._locks[partition].acquire()
         self.store_all()
         if self._rounds is not None:
-            # A last round of what changed: the next owner then folds no journal at all.
+            # A last round of what changed (after the round being written, which a partition
+            # has at most one of): the next owner then folds no journal at all.
+            await self._rounds.drain()
             await self.snapshot_if_due(sorted(self._caught_up), final=True)
             await self._rounds.close()
 

@@ -225,3 +225,15 @@ async def test_a_graceful_stop_writes_a_last_round(broker: Broker) -> None:
     await worker.executor.process([record(admit(T0B, 5), 0, 3, key=T0B)])
     await worker.executor.quiesce()
     assert rounds(snapshots) == ["T0 v2 @3", "T0B v1 @3", "T0B v2 @4"]
+
+
+async def test_a_revoked_partition_writes_a_last_round(broker: Broker) -> None:
+    snapshots = MemorySnapshots()
+    worker = await first_owner(broker, snapshots, every=100)
+    await worker.executor.process([record(admit(T0B, 5), 0, 3, key=T0B)])
+    worker.executor.forget([0])
+    assert worker.rounds is not None
+    await worker.rounds.drain()
+    assert rounds(snapshots) == ["T0 v2 @3", "T0B v1 @3", "T0B v2 @4"]
+    # Released: the writer is closed once its last round is written.
+    assert not worker.rounds.owns(0)
