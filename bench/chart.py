@@ -20,6 +20,9 @@ RATE_UNITS = {"records/s", "cmd/s", "events/s", "items/s", "GET/s"}
 
 def _throughput(ax: Any, report: Report) -> None:
     figures = [f for f in report.figures if f.unit in RATE_UNITS and f.value is not None]
+    if not figures:  # a run of phases without rates: a log axis of nothing cannot be drawn
+        ax.set_title("Throughput vs. its limit (none measured)")
+        return
     names = [f.key for f in figures]
     ys = range(len(figures))
     ax.barh([y + 0.2 for y in ys], [f.value for f in figures], height=0.4, label="measured")
@@ -44,6 +47,9 @@ def _latency(ax: Any, report: Report) -> None:
         latency = f.parameters.get("latency_ms") or f.parameters.get("visible_ms")
         if f.unit == "ms" and isinstance(latency, dict):
             rows.append((f.key, latency))
+    if not rows:
+        ax.set_title("Latency percentiles (none measured)")
+        return
     width = 0.25
     for n, quantile in enumerate(("p50_ms", "p95_ms", "p99_ms")):
         ax.bar(
