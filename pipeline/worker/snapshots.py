@@ -269,6 +269,12 @@ class Rounds:
         if writer is not None and partition not in self._writing:
             writer.close()
 
+    async def settle(self, partition: int) -> None:
+        """Wait for the partition's round being written, if any."""
+        writing = self._writing.get(partition)
+        if writing is not None:
+            await asyncio.gather(writing, return_exceptions=True)
+
     async def drain(self) -> None:
         while self._writing:
             await asyncio.gather(*self._writing.values(), return_exceptions=True)

@@ -104,6 +104,10 @@ class ThreadStates:
         (or since an append landed elsewhere than expected). Hold the partition's lock."""
         if partition in self._caught_up:
             return
+        if self._rounds is not None:
+            # The last round of this worker's previous ownership (started at revocation):
+            # committed before claiming again, or the claim would fence it.
+            await self._rounds.settle(partition)
         report = await self._fold_journal(partition, owner=True)
         self._caught_up.add(partition)
         metrics.CATCH_UP_EVENTS.labels(str(partition)).inc(report.applied)

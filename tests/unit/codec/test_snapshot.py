@@ -67,7 +67,12 @@ def test_message_senders_must_index_senders(senders: list[str], message_senders:
         "message_ids": ["01J0000000000000000000000M"],
         "message_senders": message_senders,
         "removed_message_ids": [],
-        "recent_commands": [],
+        "recent_command_ids": [],
+        "recent_versions": [],
+        "recent_event_counts": [],
+        "recent_event_ids": [],
+        "recent_message_counts": [],
+        "recent_message_ids": [],
     }
     frame = _frame(
         {
@@ -90,7 +95,59 @@ def test_the_state_record_holds_every_field_of_the_decision_state() -> None:
     raw = load_family(Topic.SNAPSHOT).current.raw
     payload = next(f for f in raw["fields"] if f["name"] == "payload")
     state = next(b for b in payload["type"] if b["name"] == "ThreadState")
-    # thread_id is the envelope's; live messages are written as three parallel arrays.
-    expected = {f.name for f in dataclasses.fields(Thread)} - {"thread_id", "messages"}
+    # thread_id is the envelope's; live messages and recent outcomes are parallel arrays.
+    expected = {f.name for f in dataclasses.fields(Thread)} - {
+        "thread_id",
+        "messages",
+        "recent_commands",
+    }
     expected |= {"senders", "message_ids", "message_senders"}
+    expected |= {
+        "recent_command_ids",
+        "recent_versions",
+        "recent_event_counts",
+        "recent_event_ids",
+        "recent_message_counts",
+        "recent_message_ids",
+    }
     assert {f["name"] for f in state["fields"]} == expected
+
+
+@pytest.mark.parametrize(
+    ("counts", "ids"),
+    [([2], ["01J0000000000000000000000E"]), ([0, 2], ["01J0000000000000000000000E"]), ([-1], [])],
+)
+def test_recent_event_counts_must_add_up_to_the_ids(counts: list[int], ids: list[str]) -> None:
+    state = {
+        "creator_id": "a",
+        "parent_thread_id": None,
+        "title": "t",
+        "remarks": None,
+        "administrator_ids": ["a"],
+        "member_ids": [],
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "version": 1,
+        "last_command_offset": 0,
+        "destroyed": False,
+        "senders": [],
+        "message_ids": [],
+        "message_senders": [],
+        "removed_message_ids": [],
+        "recent_command_ids": [f"01J000000000000000000000C{n}" for n in range(len(counts))],
+        "recent_versions": [1] * len(counts),
+        "recent_event_counts": counts,
+        "recent_event_ids": ids,
+        "recent_message_counts": [0] * len(counts),
+        "recent_message_ids": [],
+    }
+    frame = _frame(
+        {
+            "thread_id": "x",
+            "journal_partition": 0,
+            "journal_offset": 1,
+            "payload": ("threadweaver.v1.ThreadState", state),
+        }
+    )
+    with pytest.raises(CodecError):
+        decode_snapshot(frame)
