@@ -14,6 +14,8 @@ from pathlib import Path
 BENCH = "THREADWEAVER_BENCH_"
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("raw", "command", "projector", "mirror", "e2e", "api", "recovery")
+# The recovery phase's two parts: fresh workers from snapshots, and hand-offs under load.
+RECOVERY_PARTS = ("fresh", "handoff")
 RUNTIMES = ("faust", "confluent")
 
 
@@ -24,6 +26,7 @@ class BenchConfig:
     runtimes: tuple[str, ...]
     # A recovery of 1M events takes minutes per runtime: by default only the deployed one.
     recovery_runtimes: tuple[str, ...]
+    recovery_parts: tuple[str, ...]
     partitions: int
     results_dir: Path
     keep_data: bool
@@ -60,6 +63,7 @@ class BenchConfig:
             phases=listed("PHASES", PHASES),
             runtimes=listed("RUNTIMES", RUNTIMES),
             recovery_runtimes=listed("RECOVERY_RUNTIMES", RUNTIMES, ("faust",)),
+            recovery_parts=listed("RECOVERY_PARTS", RECOVERY_PARTS),
             partitions=int(get("PARTITIONS", "4")),
             results_dir=Path(get("RESULTS_DIR", str(ROOT / "bench" / "results"))),
             keep_data=get("KEEP_DATA", "0") in {"1", "true", "yes"},
@@ -129,6 +133,7 @@ class BenchConfig:
             "phases": list(self.phases),
             "runtimes": list(self.runtimes),
             "recovery_runtimes": list(self.recovery_runtimes),
+            "recovery_parts": list(self.recovery_parts),
             "partitions": self.partitions,
             "threads": self.threads,
             "profile": self.profile,

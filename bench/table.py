@@ -44,6 +44,18 @@ def _verdict(figure: Figure) -> str:
     return "" if verdict is None else VERDICTS.get(verdict, verdict)
 
 
+def _carried(report: Report) -> list[str]:
+    """A run of some phases keeps the other phases' figures: say when those were measured."""
+    mine = report.started_at[:10]
+    dates = sorted({f.measured_at[:10] for f in report.figures if f.measured_at[:10] != mine})
+    if not dates:
+        return []
+    return [
+        f"Figures of phases not run then are carried over from earlier runs ({', '.join(dates)});"
+        " each figure's `measured_at` is in latest.json."
+    ]
+
+
 def render(report: Report) -> str:
     machine = report.machine
     lines = [
@@ -52,8 +64,9 @@ def render(report: Report) -> str:
         f"({machine.get('cpu_model', 'unknown CPU')}), Python {machine.get('python')}, "
         f"commit {str(machine.get('git_commit', '?'))[:10]}"
         f"{' (dirty tree)' if machine.get('git_dirty') else ''}, "
-        f"scale {report.config.get('scale')}; every figure's method is in "
-        "bench/results/latest.json.",
+        f"scale {report.config.get('scale')}, phases {', '.join(report.config.get('phases', []))}"
+        "; every figure's method is in bench/results/latest.json.",
+        *_carried(report),
         "",
         "| Phase | Figure | Measured | Limit | Ratio | Target | Result |",
         "|---|---|---:|---|---:|---|---|",

@@ -372,5 +372,7 @@ def handoff(ctx: Context) -> None:
 
 
 def run(ctx: Context) -> None:
-    recovery_from_snapshots(ctx)
-    handoff(ctx)
+    if "fresh" in ctx.config.recovery_parts:
+        recovery_from_snapshots(ctx)
+    if "handoff" in ctx.config.recovery_parts:
+        handoff(ctx)

@@ -190,11 +190,7 @@ class ThreadStates:
                 dirty = dict(self._dirty.get(partition, {}))
                 states = await asyncio.to_thread(self._all_states, partition, dirty)
             else:
-                states = {}
-                for thread_id in sorted(thread_ids):
-                    state = self.get(partition, thread_id)
-                    if state is not None:
-                        states[thread_id] = state
+                states = self._states_of(partition, thread_ids)
             self._rounds.start(partition, states, self._position(partition))
 
     def _last_round(self, partition: int) -> None:
@@ -209,12 +205,17 @@ class ThreadStates:
         if thread_ids is None:
             return
         self._rounds.take(partition)
+        self._rounds.start(
+            partition, self._states_of(partition, thread_ids), self._position(partition)
+        )
+
+    def _states_of(self, partition: int, thread_ids: Iterable[str]) -> dict[str, Thread]:
         states = {}
         for thread_id in sorted(thread_ids):
             state = self.get(partition, thread_id)
             if state is not None:
                 states[thread_id] = state
-        self._rounds.start(partition, states, self._position(partition))
+        return states
 
     def _all_states(self, partition: int, dirty: Mapping[str, Thread]) -> dict[str, Thread]:
         states = dict(self._store.states(partition))
