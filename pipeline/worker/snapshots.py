@@ -195,6 +195,11 @@ class Rounds:
 
     def claim(self, partition: int) -> None:
         """Blocking (fences the previous writers): call from a thread, before reading."""
+        previous = self._writers.pop(partition, None)
+        if previous is not None and partition not in self._writing:
+            # Claimed again while owned (catch-up after an append landed elsewhere): the
+            # new writer fences this one, which would otherwise stay open.
+            previous.close()
         self._writers[partition] = self._topic.claim(partition)
 
     def claimed(self, partition: int, changed: set[str] | None) -> None:

@@ -47,6 +47,7 @@ class MemorySnapshots:
         self.logs: dict[int, list[Record]] = defaultdict(list)
         self.epochs: dict[int, int] = defaultdict(int)
         self.failing = False
+        self.writers: list[MemorySnapshotWriter] = []
 
     @property
     def topic(self) -> str:
@@ -54,7 +55,9 @@ class MemorySnapshots:
 
     def claim(self, partition: int) -> MemorySnapshotWriter:
         self.epochs[partition] += 1
-        return MemorySnapshotWriter(self, partition, self.epochs[partition])
+        writer = MemorySnapshotWriter(self, partition, self.epochs[partition])
+        self.writers.append(writer)
+        return writer
 
     def read(self, partition: int) -> Iterator[Record]:
         return iter(list(self.logs[partition]))

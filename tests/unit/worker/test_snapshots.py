@@ -237,3 +237,11 @@ async def test_a_revoked_partition_writes_a_last_round(broker: Broker) -> None:
     assert rounds(snapshots) == ["T0 v2 @3", "T0B v1 @3", "T0B v2 @4"]
     # Released: the writer is closed once its last round is written.
     assert not worker.rounds.owns(0)
+
+
+def test_a_partition_claimed_again_closes_its_earlier_writer() -> None:
+    snapshots = MemorySnapshots()
+    rounds_of = snapshots_module.Rounds(snapshots, every_events=1, interval_s=60)
+    rounds_of.claim(0)
+    rounds_of.claim(0)
+    assert [writer.closed for writer in snapshots.writers] == [True, False]
