@@ -79,4 +79,7 @@ class TransactionalWriter:
 
     def close(self) -> None:
         # Nothing is pending outside write_all, which commits or aborts before returning.
+        # Dropped now, not when collected: a client left behind keeps reconnecting (and
+        # logging it) to a broker that is gone.
         self._producer.flush(0)
+        del self._producer

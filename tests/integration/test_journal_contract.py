@@ -5,18 +5,18 @@ Each case gets a topic of its own, so that the cases start from empty partitions
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from pipeline.kafka.config import client_config, producer_config
 from pipeline.kafka.security import KafkaConnection
 from pipeline.stack import Endpoints
 from pipeline.worker.journal import KafkaJournal
 from tests.contracts.journal import PARTITIONS, JournalContract
+from tests.support.kafka import scratch_topic
 
 pytestmark = pytest.mark.integration
 
@@ -58,12 +58,8 @@ def admin(stack: Endpoints) -> AdminClient:
 
 @pytest.fixture
 def topic(admin: AdminClient) -> Iterator[str]:
-    name = f"tests-journal-contract-{uuid.uuid4().hex[:12]}"
-    for future in admin.create_topics([NewTopic(name, PARTITIONS, 1)]).values():
-        future.result(30)
-    yield name
-    for future in admin.delete_topics([name]).values():
-        future.result(30)
+    with scratch_topic(admin, "tests-journal-contract", PARTITIONS) as name:
+        yield name
 
 
 class TestKafkaJournal(JournalContract):

@@ -10,12 +10,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from pipeline.kafka.config import client_config
 from pipeline.stack import Endpoints
 from pipeline.worker.snapshots import KafkaSnapshots, SnapshotTopic
 from tests.contracts.snapshots import SnapshotsContract
+from tests.support.kafka import scratch_topic
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +28,8 @@ def admin(stack: Endpoints) -> AdminClient:
 
 @pytest.fixture
 def topic(admin: AdminClient) -> Iterator[str]:
-    name = f"tests-snapshots-contract-{uuid.uuid4().hex[:12]}"
-    new = NewTopic(name, 2, 1, config={"cleanup.policy": "compact"})
-    for future in admin.create_topics([new]).values():
-        future.result(30)
-    yield name
-    for future in admin.delete_topics([name]).values():
-        future.result(30)
+    with scratch_topic(admin, "tests-snapshots-contract", 2, {"cleanup.policy": "compact"}) as name:
+        yield name
 
 
 class TestKafkaSnapshots(SnapshotsContract):

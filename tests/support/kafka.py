@@ -3,9 +3,13 @@ broker, which listens in plain TCP: `bootstrap` is its address)."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from pipeline.client.commands import new_id
 from pipeline.kafka.config import producer_config
@@ -71,3 +75,19 @@ def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.
             stall_s=timeout,
         )
     ]
+
+
+@contextlib.contextmanager
+def scratch_topic(
+    admin: AdminClient, prefix: str, partitions: int, config: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A topic of its own for one test case (`prefix` + a random suffix), deleted after."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    new = NewTopic(name, partitions, 1, config=config or {})
+    for future in admin.create_topics([new]).values():
+        future.result(30)
+    try:
+        yield name
+    finally:
+        for future in admin.delete_topics([name]).values():
+            future.result(30)

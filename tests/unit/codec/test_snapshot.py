@@ -41,17 +41,10 @@ def test_an_omitted_state_round_trips() -> None:
     assert decode_snapshot(encode_snapshot(snapshot)) == snapshot
 
 
-def _frame(record: dict[str, object]) -> bytes:
-    current = load_family(Topic.SNAPSHOT).current
-    return MAGIC + current.fingerprint + write(current.raw, record)
-
-
-@pytest.mark.parametrize(
-    ("senders", "message_senders"),
-    [([], [0]), (["01J0000000000000000000000B"], [0, 0]), (["01J0000000000000000000000B"], [1])],
-)
-def test_message_senders_must_index_senders(senders: list[str], message_senders: list[int]) -> None:
-    state = {
+def _state_frame(**fields: object) -> bytes:
+    """A snapshot frame written straight with the schema: an empty thread state at version 1,
+    with `fields` replaced."""
+    state: dict[str, object] = {
         "creator_id": "a",
         "parent_thread_id": None,
         "title": "t",
@@ -63,9 +56,9 @@ def test_message_senders_must_index_senders(senders: list[str], message_senders:
         "version": 1,
         "last_command_offset": 0,
         "destroyed": False,
-        "senders": senders,
-        "message_ids": ["01J0000000000000000000000M"],
-        "message_senders": message_senders,
+        "senders": [],
+        "message_ids": [],
+        "message_senders": [],
         "removed_message_ids": [],
         "recent_command_ids": [],
         "recent_versions": [],
@@ -73,14 +66,27 @@ def test_message_senders_must_index_senders(senders: list[str], message_senders:
         "recent_event_ids": [],
         "recent_message_counts": [],
         "recent_message_ids": [],
+        **fields,
     }
-    frame = _frame(
-        {
-            "thread_id": "x",
-            "journal_partition": 0,
-            "journal_offset": 1,
-            "payload": ("threadweaver.v1.ThreadState", state),
-        }
+    record = {
+        "thread_id": "x",
+        "journal_partition": 0,
+        "journal_offset": 1,
+        "payload": ("threadweaver.v1.ThreadState", state),
+    }
+    current = load_family(Topic.SNAPSHOT).current
+    return MAGIC + current.fingerprint + write(current.raw, record)
+
+
+@pytest.mark.parametrize(
+    ("senders", "message_senders"),
+    [([], [0]), (["01J0000000000000000000000B"], [0, 0]), (["01J0000000000000000000000B"], [1])],
+)
+def test_message_senders_must_index_senders(senders: list[str], message_senders: list[int]) -> None:
+    frame = _state_frame(
+        senders=senders,
+        message_ids=["01J0000000000000000000000M"],
+        message_senders=message_senders,
     )
     with pytest.raises(CodecError):
         decode_snapshot(frame)
@@ -118,36 +124,12 @@ def test_the_state_record_holds_every_field_of_the_decision_state() -> None:
     [([2], ["01J0000000000000000000000E"]), ([0, 2], ["01J0000000000000000000000E"]), ([-1], [])],
 )
 def test_recent_event_counts_must_add_up_to_the_ids(counts: list[int], ids: list[str]) -> None:
-    state = {
-        "creator_id": "a",
-        "parent_thread_id": None,
-        "title": "t",
-        "remarks": None,
-        "administrator_ids": ["a"],
-        "member_ids": [],
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "version": 1,
-        "last_command_offset": 0,
-        "destroyed": False,
-        "senders": [],
-        "message_ids": [],
-        "message_senders": [],
-        "removed_message_ids": [],
-        "recent_command_ids": [f"01J000000000000000000000C{n}" for n in range(len(counts))],
-        "recent_versions": [1] * len(counts),
-        "recent_event_counts": counts,
-        "recent_event_ids": ids,
-        "recent_message_counts": [0] * len(counts),
-        "recent_message_ids": [],
-    }
-    frame = _frame(
-        {
-            "thread_id": "x",
-            "journal_partition": 0,
-            "journal_offset": 1,
-            "payload": ("threadweaver.v1.ThreadState", state),
-        }
+    frame = _state_frame(
+        recent_command_ids=[f"01J000000000000000000000C{n}" for n in range(len(counts))],
+        recent_versions=[1] * len(counts),
+        recent_event_counts=counts,
+        recent_event_ids=ids,
+        recent_message_counts=[0] * len(counts),
     )
     with pytest.raises(CodecError):
         decode_snapshot(frame)
