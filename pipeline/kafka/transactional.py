@@ -29,6 +29,7 @@ class TransactionalWriter:
         self, connection: KafkaConnection, transactional_id: str, **overrides: Any
     ) -> None:
         self._transactional_id = transactional_id
+        self._closed = False
         self._producer = Producer(
             producer_config(
                 connection,
@@ -81,5 +82,8 @@ class TransactionalWriter:
         # Nothing is pending outside write_all, which commits or aborts before returning.
         # Dropped now, not when collected: a client left behind keeps reconnecting (and
         # logging it) to a broker that is gone.
+        if self._closed:
+            return
+        self._closed = True
         self._producer.flush(0)
         del self._producer
