@@ -23,6 +23,11 @@ class Delivered:
     partition: int
     offset: int
 
+    @classmethod
+    def of(cls, message: Message) -> Delivered:
+        """Where the broker stored an acknowledged message."""
+        return cls(message.topic() or "", message.partition() or 0, message.offset() or 0)
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
@@ -64,19 +69,10 @@ class AsyncProducer:
             if error is not None:
                 result: Delivered | DeliveryError = DeliveryError(str(error))
             else:
-                result = Delivered(
-                    message.topic() or "", message.partition() or 0, message.offset() or 0
-                )
+                result = Delivered.of(message)
             loop.call_soon_threadsafe(_resolve, future, result)
 
-        kwargs: dict[str, Any] = {"on_delivery": on_delivery}
-        if key is not None:
-            kwargs["key"] = key
-        if partition is not None:
-            kwargs["partition"] = partition
-        if headers:
-            kwargs["headers"] = list(headers)
-        self._produce(topic, value, kwargs, future)
+        self._produce(topic, value, _options(on_delivery, key, partition, headers), future)
         return future
 
     def send_all(self, records: Sequence[OutgoingRecord]) -> asyncio.Future[list[Delivered]]:
@@ -103,9 +99,7 @@ class AsyncProducer:
                 if error is not None:
                     loop.call_soon_threadsafe(_fail, future, DeliveryError(str(error)))
                     return
-                results[index] = Delivered(
-                    message.topic() or "", message.partition() or 0, message.offset() or 0
-                )
+                results[index] = Delivered.of(message)
                 with lock:
                     remaining[0] -= 1
                     done = remaining[0] == 0
@@ -115,14 +109,8 @@ class AsyncProducer:
             return on_delivery
 
         for index, record in enumerate(records):
-            kwargs: dict[str, Any] = {"on_delivery": callback(index)}
-            if record.key is not None:
-                kwargs["key"] = record.key
-            if record.partition is not None:
-                kwargs["partition"] = record.partition
-            if record.headers:
-                kwargs["headers"] = list(record.headers)
-            if not self._produce(record.topic, record.value, kwargs, future):
+            options = _options(callback(index), record.key, record.partition, record.headers)
+            if not self._produce(record.topic, record.value, options, future):
                 break
         return future
 
@@ -150,6 +138,23 @@ class AsyncProducer:
         self._producer.flush(timeout)
         self._stop.set()
         self._poller.join(timeout=1.0)
+
+
+def _options(
+    on_delivery: Callable[[KafkaError | None, Message], None],
+    key: bytes | None,
+    partition: int | None,
+    headers: Headers | None,
+) -> dict[str, Any]:
+    """`Producer.produce` keywords: only what is set (librdkafka picks the partition itself)."""
+    options: dict[str, Any] = {"on_delivery": on_delivery}
+    if key is not None:
+        options["key"] = key
+    if partition is not None:
+        options["partition"] = partition
+    if headers:
+        options["headers"] = list(headers)
+    return options
 
 
 def _fail(future: asyncio.Future[Any], error: DeliveryError) -> None:
