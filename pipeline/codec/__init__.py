@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeAlias, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from pipeline.codec import mapping
 from pipeline.codec.errors import CodecError, describe
@@ -60,41 +61,35 @@ def _convert(convert: Callable[[T], R], value: T) -> R:
         raise CodecError(f"invalid value: {describe(exc)}") from exc
 
 
-def _encode(topic: Topic, to_record: Callable[[T], dict[str, Any]], value: T) -> bytes:
-    return wire_codec(topic).encode(_convert(to_record, value))
+@dataclass(frozen=True, slots=True)
+class _TopicMapping(Generic[T]):
+    """A topic's values <-> its Avro records <-> frames."""
+
+    topic: Topic
+    to_record: Callable[[T], dict[str, Any]]
+    from_record: Callable[[dict[str, Any]], T]
+
+    def encode(self, value: T) -> bytes:
+        return wire_codec(self.topic).encode(_convert(self.to_record, value))
+
+    def decode(self, data: Frame) -> T:
+        return _convert(self.from_record, wire_codec(self.topic).decode(data))
 
 
-def _decode(topic: Topic, from_record: Callable[[dict[str, Any]], R], data: Frame) -> R:
-    return _convert(from_record, wire_codec(topic).decode(data))
+_COMMANDS: _TopicMapping[Command] = _TopicMapping(
+    Topic.COMMAND, mapping.command_to_record, mapping.record_to_command
+)
+_EVENTS: _TopicMapping[Event] = _TopicMapping(
+    Topic.EVENT, mapping.event_to_record, mapping.record_to_event
+)
+_REPLIES: _TopicMapping[Reply] = _TopicMapping(
+    Topic.REPLY, mapping.reply_to_record, mapping.record_to_reply
+)
+_SNAPSHOTS: _TopicMapping[ThreadSnapshot] = _TopicMapping(
+    Topic.SNAPSHOT, snapshot_to_record, record_to_snapshot
+)
 
-
-def encode_command(command: Command) -> bytes:
-    return _encode(Topic.COMMAND, mapping.command_to_record, command)
-
-
-def decode_command(data: Frame) -> Command:
-    return _decode(Topic.COMMAND, mapping.record_to_command, data)
-
-
-def encode_event(event: Event) -> bytes:
-    return _encode(Topic.EVENT, mapping.event_to_record, event)
-
-
-def decode_event(data: Frame) -> Event:
-    return _decode(Topic.EVENT, mapping.record_to_event, data)
-
-
-def encode_reply(reply: Reply) -> bytes:
-    return _encode(Topic.REPLY, mapping.reply_to_record, reply)
-
-
-def decode_reply(data: Frame) -> Reply:
-    return _decode(Topic.REPLY, mapping.record_to_reply, data)
-
-
-def encode_snapshot(snapshot: ThreadSnapshot) -> bytes:
-    return _encode(Topic.SNAPSHOT, snapshot_to_record, snapshot)
-
-
-def decode_snapshot(data: Frame) -> ThreadSnapshot:
-    return _decode(Topic.SNAPSHOT, record_to_snapshot, data)
+encode_command, decode_command = _COMMANDS.encode, _COMMANDS.decode
+encode_event, decode_event = _EVENTS.encode, _EVENTS.decode
+encode_reply, decode_reply = _REPLIES.encode, _REPLIES.decode
+encode_snapshot, decode_snapshot = _SNAPSHOTS.encode, _SNAPSHOTS.decode
