@@ -8,8 +8,10 @@ into librdkafka keys: a client cannot be built with the brokers but without thei
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, assert_never
+from types import MappingProxyType
+from typing import Any, Final, assert_never
 
 from pipeline.kafka.security import KafkaConnection, KafkaSecurity, SaslSettings, SecurityProtocol
 
@@ -93,48 +95,51 @@ def client_config(connection: KafkaConnection, **overrides: Any) -> dict[str, An
     return config
 
 
+# Every producer's defaults: no duplicates or reordering on retries, and acknowledged only once
+# replicated.
+PRODUCER_DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "partitioner": PARTITIONER,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 2,
+        "compression.type": "none",
+    }
+)
+
+# Every group member's defaults (its group.id is given): offsets committed by the component
+# after its batch, never automatically. fetch.wait.max.ms stays librdkafka's 500 ms: Kafka
+# answers a waiting fetch as soon as a record arrives, so the wait only spaces the fetches of
+# an idle consumer.
+CONSUMER_DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 1_000,
+        "enable.partition.eof": False,
+    }
+)
+
+
 def producer_config(
     connection: KafkaConnection, client_id: str, **overrides: Any
 ) -> dict[str, Any]:
-    return _role_config(
-        connection,
-        client_id,
-        {
-            "partitioner": PARTITIONER,
-            # No duplicates or reordering on retries, and acknowledged only once replicated.
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 2,
-            "compression.type": "none",
-        },
-        overrides,
-    )
+    return _role_config(connection, client_id, PRODUCER_DEFAULTS, overrides)
 
 
 def consumer_config(
     connection: KafkaConnection, group_id: str, client_id: str, **overrides: Any
 ) -> dict[str, Any]:
     return _role_config(
-        connection,
-        client_id,
-        {
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 1_000,
-            "enable.partition.eof": False,
-            # fetch.wait.max.ms stays librdkafka's 500 ms: Kafka answers a waiting fetch as soon
-            # as a record arrives, so the wait only spaces the fetches of an idle consumer.
-        },
-        overrides,
+        connection, client_id, {"group.id": group_id, **CONSUMER_DEFAULTS}, overrides
     )
 
 
 def _role_config(
     connection: KafkaConnection,
     client_id: str,
-    defaults: dict[str, Any],
+    defaults: Mapping[str, Any],
     overrides: dict[str, Any],
 ) -> dict[str, Any]:
     """A producer's or consumer's configuration: named, its librdkafka lines through Python's
