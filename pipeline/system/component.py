@@ -72,18 +72,23 @@ class Component:
         stop_timeout: float = 30.0,
     ) -> None:
         self.name = name
-        self.argv = tuple(argv)
-        self.env = dict(env)
         self.log_path = log_path
         self.data_dir = data_dir
+        # What every start runs, with `env` as it is at that start (a test may add to it).
+        self.spec = ProcessSpec(
+            name=name, argv=tuple(argv), log_path=log_path, cwd=cwd, stop_timeout=stop_timeout
+        )
+        self.env = dict(env)
         self._pid_dir = pid_dir
-        self._cwd = cwd
         self._ready = ready
-        self._stop_timeout = stop_timeout
         self._record: ProcessRecord | None = None
         self._log_offset = 0
         self.starts = 0
         self.started_at = 0.0  # time.time() of the latest start
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return self.spec.argv
 
     def __repr__(self) -> str:
         return f"Component({self.name!r}, pid={self.pid}, alive={self.alive()})"
@@ -94,15 +99,7 @@ class Component:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.starts += 1
         self.started_at = time.time()
-        spec = ProcessSpec(
-            name=self.name,
-            argv=self.argv,
-            log_path=self.log_path,
-            env=self.env,
-            cwd=self._cwd,
-            stop_timeout=self._stop_timeout,
-        )
-        self._record = process.spawn(spec, self._pid_dir)
+        self._record = process.spawn(replace(self.spec, env=self.env), self._pid_dir)
         return self
 
     def alive(self) -> bool:
