@@ -73,43 +73,36 @@ class BatchOutcome:
     dead_letters: int
 
 
+@dataclass(frozen=True, slots=True)
 class BatchMirror:
-    def __init__(
-        self,
-        store: Store,
-        dead_letters: DeadLetters,
-        method: WriteMethod,
-        retry_deadline_s: float,
-        decode: Callable[[bytes], Event] = decode_event,
-    ) -> None:
-        self._store = store
-        self._dead_letters = dead_letters
-        self._method = method
-        self._retry_deadline_s = retry_deadline_s
-        self._decode = decode
+    store: Store
+    dead_letters: DeadLetters
+    method: WriteMethod
+    retry_deadline_s: float
+    decode: Callable[[bytes], Event] = decode_event
 
     def process(self, records: Sequence[Record]) -> BatchOutcome:
         started = time.perf_counter()
-        deadline = Deadline.after(self._retry_deadline_s)
-        prepared = [prepare(record, self._decode) for record in records]
+        deadline = Deadline.after(self.retry_deadline_s)
+        prepared = [prepare(record, self.decode) for record in records]
         stored: dict[Key, Item] = {}
-        method = self._method
+        method = self.method
         if method is WriteMethod.BATCH:
             try:
-                stored = self._store.stored(keys_to_look_up(prepared), deadline)
+                stored = self.store.stored(keys_to_look_up(prepared), deadline)
             except ItemError as exc:
                 # A key DynamoDB will not even read: conditional writes isolate it.
                 log.warning("BatchGetItem refused (%s): writing this batch conditionally", exc)
                 method = WriteMethod.CONDITIONAL
         match method:
             case WriteMethod.BATCH:
-                report = self._store.put_batch(writes(plan(prepared, stored)), deadline)
+                report = self.store.put_batch(writes(plan(prepared, stored)), deadline)
             case WriteMethod.CONDITIONAL:
-                report = self._store.put_conditional(writes(plan(prepared, {})), deadline)
+                report = self.store.put_conditional(writes(plan(prepared, {})), deadline)
             case _:
                 assert_never(method)
         outcome = self._settle(plan(prepared, {**stored, **report.present}, report.refused))
-        self._dead_letters.flush()
+        self.dead_letters.flush()
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return outcome
 
@@ -164,4 +157,4 @@ class BatchMirror:
         extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
         metrics.DEAD_LETTERS.labels(reason.value).inc()
-        self._dead_letters.send(record, dead_letter_headers(record, reason, error, extra))
+        self.dead_letters.send(record, dead_letter_headers(record, reason, error, extra))
