@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[list[Record]], Awaitable[object]]
 
+# Histogram buckets (seconds) of the time a component's handler takes over one batch: its
+# `threadweaver_<component>_batch_seconds`, so the components' figures compare bucket by bucket.
+BATCH_SECONDS_BUCKETS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+
 
 @dataclass(frozen=True, slots=True)
 class Membership:

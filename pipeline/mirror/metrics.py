@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from pipeline.kafka.batch_loop import BATCH_SECONDS_BUCKETS
+
 ITEMS_WRITTEN = Counter(
     "threadweaver_mirror_items_written_total",
     "Events written to DynamoDB as new items.",
@@ -52,5 +54,6 @@ CONSUMER_LAG = Gauge(
 BATCH_SECONDS = Histogram(
     "threadweaver_mirror_batch_seconds",
     "Time to mirror one batch of journal records, DynamoDB and dead letters acknowledged.",
-    buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+    # One more bucket: a batch may retry DynamoDB until its deadline.
+    buckets=(*BATCH_SECONDS_BUCKETS, 30.0),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from pipeline.kafka.batch_loop import BATCH_SECONDS_BUCKETS
 from pipeline.projector.plan import Outcome, ParkReason
 
 # Outcomes of records that never reach the planner.
@@ -45,7 +46,7 @@ ISOLATED_BATCHES = Counter(
 BATCH_SECONDS = Histogram(
     "threadweaver_projector_batch_seconds",
     "Time to project one batch: decode, transaction committed, dead letters acknowledged.",
-    buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0),
+    buckets=BATCH_SECONDS_BUCKETS,
 )
 BATCH_RECORDS = Histogram(
     "threadweaver_projector_batch_records",

@@ -6,6 +6,8 @@ from functools import lru_cache
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from pipeline.kafka.batch_loop import BATCH_SECONDS_BUCKETS
+
 COMMANDS = Counter(
     "threadweaver_worker_commands_total",
     "Commands handled, by command type, outcome and rejection reason.",
@@ -32,7 +34,7 @@ DECIDE_SECONDS = Histogram(
 BATCH_SECONDS = Histogram(
     "threadweaver_worker_batch_seconds",
     "Time to handle one batch of commands, appends and replies acknowledged.",
-    buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0),
+    buckets=BATCH_SECONDS_BUCKETS,
 )
 CATCH_UP_EVENTS = Counter(
     "threadweaver_worker_catch_up_events_total",
