@@ -23,12 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from pipeline.cli.command import Subparsers, add_command
-from pipeline.cli.stack import (
-    add_data_dir_argument,
-    add_partitions_argument,
-    data_dir_of,
-    print_started,
-)
+from pipeline.cli.stack import add_stack_arguments, data_dir_of, print_started
 
 if TYPE_CHECKING:
     from pipeline.stack.layout import Layout
@@ -196,8 +191,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Subparsers) -> None:
     run = add_command(subparsers, "run", _run)
-    add_data_dir_argument(run)
-    add_partitions_argument(run)
+    add_stack_arguments(run, starts=True)
     run.add_argument(
         "--no-auth",
         action="store_true",

@@ -17,30 +17,27 @@ if TYPE_CHECKING:
 # which `threadweaver --help` and the other commands do not need.
 
 
-def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+def add_stack_arguments(parser: argparse.ArgumentParser, *, starts: bool = False) -> None:
+    """--data-dir; with `starts` (a command that may start the stack), --partitions too."""
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=None,
         metavar="DIR",
         help=f"where the stack keeps its data and logs (default: ${DATA_DIR_ENV} or .data)",
     )
+    if starts:
+        parser.add_argument(
+            "--partitions",
+            type=int,
+            metavar="N",
+            help="partitions of every topic on a first start (default: the existing topics' "
+            "count, else $THREADWEAVER_PARTITIONS or 4)",
+        )
 
 
 def data_dir_of(args: argparse.Namespace) -> Path:
     chosen: Path | None = args.data_dir
     return chosen if chosen is not None else default_data_dir()
-
-
-def add_partitions_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--partitions",
-        type=int,
-        default=None,
-        metavar="N",
-        help="partitions of every topic on a first start (default: the existing topics' "
-        "count, else $THREADWEAVER_PARTITIONS or 4)",
-    )
 
 
 def _say(message: str) -> None:
@@ -157,9 +154,7 @@ def register(subparsers: Subparsers) -> None:
     )
     commands = stack.add_subparsers(dest="stack_command", required=True, metavar="COMMAND")
 
-    up = add_command(commands, "up", _up)
-    add_data_dir_argument(up)
-    add_partitions_argument(up)
+    add_stack_arguments(add_command(commands, "up", _up), starts=True)
     add_command(commands, "install", _install)
-    add_data_dir_argument(add_command(commands, "env", _env))
-    add_data_dir_argument(add_command(commands, "down", _down))
+    add_stack_arguments(add_command(commands, "env", _env))
+    add_stack_arguments(add_command(commands, "down", _down))
