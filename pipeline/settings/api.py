@@ -9,7 +9,17 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from pipeline.settings.base import PREFIX, RuleError, Section, choice
+from pipeline.settings.base import (
+    PREFIX,
+    AtLeastOne,
+    NonNegative,
+    Port,
+    PositiveSeconds,
+    RuleError,
+    Seconds,
+    Section,
+    choice,
+)
 
 API_PREFIX = PREFIX + "API_"
 AUTH_MODE_ENV = API_PREFIX + "AUTH_MODE"
@@ -127,29 +137,28 @@ class ApiSettings(Section):
 
     # Loopback by default: exposing the API is a deployment decision (compose/k8s set 0.0.0.0).
     host: str = Field(default="127.0.0.1", description="where `threadweaver api` listens")
-    port: int = Field(default=8000, ge=0, le=65535, description="the port it listens on")
-    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
-    min_version_wait_s: float = Field(
+    port: Port = Field(default=8000, description="the port it listens on")
+    workers: AtLeastOne = Field(default=1, description="uvicorn worker processes")
+    min_version_wait_s: Seconds = Field(
         default=2.0,
-        ge=0,
         description="how long a query with `min_version` waits for the projection before 409",
     )
-    reply_timeout_s: float = Field(
-        default=10.0, gt=0, description="how long a command endpoint waits for the reply before 504"
+    reply_timeout_s: PositiveSeconds = Field(
+        default=10.0, description="how long a command endpoint waits for the reply before 504"
     )
     # 1 MiB: a command record must fit a Kafka record (librdkafka's message.max.bytes is
     # ~1 MB), so a bigger body could not be produced anyway.
-    body_limit_bytes: int = Field(
-        default=1_048_576, ge=1, description="request body limit (413 above)"
+    body_limit_bytes: AtLeastOne = Field(
+        default=1_048_576, description="request body limit (413 above)"
     )
-    pool_min_size: int = Field(
-        default=1, ge=0, description="PostgreSQL pool of each API process: least"
+    pool_min_size: NonNegative = Field(
+        default=1, description="PostgreSQL pool of each API process: least"
     )
-    pool_max_size: int = Field(
-        default=10, ge=1, description="PostgreSQL pool of each API process: most"
+    pool_max_size: AtLeastOne = Field(
+        default=10, description="PostgreSQL pool of each API process: most"
     )
-    query_timeout_s: float = Field(
-        default=5.0, gt=0, description="upper bound of one read-model statement (503 above)"
+    query_timeout_s: PositiveSeconds = Field(
+        default=5.0, description="upper bound of one read-model statement (503 above)"
     )
     reply_partition: int | None = Field(
         default=None,

@@ -18,9 +18,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeGuard, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeGuard, TypeVar
 
-from pydantic import BeforeValidator, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -34,6 +34,16 @@ from pydantic_settings.sources.utils import parse_env_vars
 PREFIX = "THREADWEAVER_"
 # Relative: the working directory's, where `make run` and a developer's shell start.
 ENV_FILE = Path(".env")
+
+
+# The bounds most numbers of the sections share, named once.
+AtLeastOne = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+# A wait that may be zero (none), and an interval or timeout, which may not.
+Seconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+# 0: any free port for a listener, off for a metrics endpoint.
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class SettingsError(ValueError):

@@ -10,10 +10,16 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from pipeline.settings.base import PREFIX, Section, choice
-
-# Metrics ports: 0 turns the endpoint off.
-Port = Annotated[int, Field(ge=0, le=65535)]
+from pipeline.settings.base import (
+    PREFIX,
+    AtLeastOne,
+    NonNegative,
+    Port,
+    PositiveSeconds,
+    Seconds,
+    Section,
+    choice,
+)
 
 
 class WorkerRuntime(StrEnum):
@@ -33,9 +39,9 @@ class WorkerSettings(Section):
     metrics_port: Port = Field(
         default=9464, description="Prometheus metrics of the worker (0 = off)"
     )
-    batch_max: int = Field(default=1000, ge=1, description="commands per batch at most")
-    batch_within_s: float = Field(
-        default=0.005, ge=0, description="how long the Faust runtime waits to fill a batch"
+    batch_max: AtLeastOne = Field(default=1000, description="commands per batch at most")
+    batch_within_s: Seconds = Field(
+        default=0.005, description="how long the Faust runtime waits to fill a batch"
     )
     group_instance_id: str | None = Field(
         default=None, description="static group membership (k8s: the pod name; both runtimes)"
@@ -47,26 +53,23 @@ class WorkerSettings(Section):
     )
     # One group per system, whichever runtime its workers run.
     group_id: str = Field(default="threadweaver-worker", description="the workers' consumer group")
-    standby_replicas: int = Field(
-        default=0,
-        ge=0,
-        description="> 0: keep warm copies of partitions owned by other workers",
+    standby_replicas: NonNegative = Field(
+        default=0, description="> 0: keep warm copies of partitions owned by other workers"
     )
-    standby_interval_s: float = Field(
-        default=5.0, gt=0, description="how often the standby copies are refreshed"
+    standby_interval_s: PositiveSeconds = Field(
+        default=5.0, description="how often the standby copies are refreshed"
     )
     snapshots: bool = Field(
         default=True,
         description="write thread snapshots and restore from them when taking a partition over "
         "(ADR 0015)",
     )
-    snapshot_every_events: int = Field(
+    snapshot_every_events: AtLeastOne = Field(
         default=20_000,
-        ge=1,
         description="a partition's snapshot round is due after this many appended events...",
     )
-    snapshot_interval_s: float = Field(
-        default=30.0, gt=0, description="...or this long after its last round, if it changed"
+    snapshot_interval_s: PositiveSeconds = Field(
+        default=30.0, description="...or this long after its last round, if it changed"
     )
 
 
@@ -114,27 +117,24 @@ class MirrorSettings(Section):
     metrics_port: Port = Field(
         default=9465, description="Prometheus metrics of the mirror (0 = off)"
     )
-    batch_max: int = Field(default=2000, ge=1, description="journal records per batch at most")
-    concurrency: int = Field(default=4, ge=1, description="DynamoDB requests in flight")
+    batch_max: AtLeastOne = Field(default=2000, description="journal records per batch at most")
+    concurrency: AtLeastOne = Field(default=4, description="DynamoDB requests in flight")
     write_method: Annotated[WriteMethod, choice(WriteMethod)] = Field(
         default=WriteMethod.BATCH,
         description="`batch` (BatchGetItem + BatchWriteItem) or `conditional` (PutItem if "
         "absent); ADR 0005",
     )
-    max_attempts: int = Field(
-        default=5, ge=1, description="refusals of one item by DynamoDB before it is dead-lettered"
+    max_attempts: AtLeastOne = Field(
+        default=5, description="refusals of one item by DynamoDB before it is dead-lettered"
     )
-    backoff_base_s: float = Field(
-        default=0.05, ge=0, description="retry backoff (full jitter): base"
-    )
-    backoff_cap_s: float = Field(default=5.0, ge=0, description="retry backoff: cap")
-    retry_deadline_s: float = Field(
+    backoff_base_s: Seconds = Field(default=0.05, description="retry backoff (full jitter): base")
+    backoff_cap_s: Seconds = Field(default=5.0, description="retry backoff: cap")
+    retry_deadline_s: Seconds = Field(
         default=300.0,
-        ge=0,
         description="past it, a batch still failing exits the process (code 70) uncommitted",
     )
-    request_timeout_s: float = Field(
-        default=10.0, gt=0, description="DynamoDB connect/read timeout"
+    request_timeout_s: PositiveSeconds = Field(
+        default=10.0, description="DynamoDB connect/read timeout"
     )
     group_instance_id: str | None = Field(default=None, description="static group membership")
     log_level: Annotated[LogLevel, choice(LogLevel)] = Field(
@@ -157,11 +157,9 @@ class ProjectorSettings(Section):
     metrics_port: Port = Field(
         default=9466, description="Prometheus metrics of the projector (0 = off)"
     )
-    batch_max: int = Field(
-        default=2000, ge=1, description="journal records per transaction at most"
+    batch_max: AtLeastOne = Field(
+        default=2000, description="journal records per transaction at most"
     )
-    log_interval_s: float = Field(
-        default=10.0,
-        ge=0,
-        description="how often the projector logs throughput and lag (0 = never)",
+    log_interval_s: Seconds = Field(
+        default=10.0, description="how often the projector logs throughput and lag (0 = never)"
     )

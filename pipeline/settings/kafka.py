@@ -16,7 +16,7 @@ from pipeline.kafka.security import (
     SecurityProtocol,
     TlsSettings,
 )
-from pipeline.settings.base import PREFIX, RuleError, Section, choice
+from pipeline.settings.base import PREFIX, PositiveSeconds, RuleError, Section, choice
 
 KAFKA = PREFIX + "KAFKA_"
 
@@ -35,14 +35,13 @@ class KafkaTuning(Section):
 
     model_config = SettingsConfigDict(env_prefix=KAFKA)
 
-    session_timeout_s: float = Field(
+    session_timeout_s: PositiveSeconds = Field(
         default=10.0,
-        gt=0,
         description="how long a silent group member keeps its partitions (Kafka refuses less "
         "than its `group.min.session.timeout.ms`, 6 s by default)",
     )
-    heartbeat_interval_s: float = Field(
-        default=1.0, gt=0, description="how often a group member tells the coordinator it is alive"
+    heartbeat_interval_s: PositiveSeconds = Field(
+        default=1.0, description="how often a group member tells the coordinator it is alive"
     )
 
     @model_validator(mode="after")

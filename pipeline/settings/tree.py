@@ -17,7 +17,15 @@ from pydantic_settings import SettingsConfigDict
 
 from pipeline.kafka.security import KafkaConnection
 from pipeline.settings.api import ApiSettings
-from pipeline.settings.base import PREFIX, RuleError, Section, SettingsError, as_text, is_section
+from pipeline.settings.base import (
+    PREFIX,
+    AtLeastOne,
+    RuleError,
+    Section,
+    SettingsError,
+    as_text,
+    is_section,
+)
 from pipeline.settings.components import (
     LogSettings,
     MirrorSettings,
@@ -56,7 +64,7 @@ class Settings(Section):
     model_config = SettingsConfigDict(env_prefix=PREFIX)
 
     bootstrap_servers: str = Field(default="127.0.0.1:9092", description="Kafka")
-    partitions: int = Field(default=4, ge=1, description="partitions of every topic (all equal)")
+    partitions: AtLeastOne = Field(default=4, description="partitions of every topic (all equal)")
     pg_dsn: str | None = Field(
         default=None,
         description="PostgreSQL (the read model); the stack uses an embedded server unless set",
