@@ -23,12 +23,14 @@ from pipeline.settings.base import (
 
 API_PREFIX = PREFIX + "API_"
 AUTH_MODE_ENV = API_PREFIX + "AUTH_MODE"
-JWT_ALGORITHM_ENV = API_PREFIX + "JWT_ALGORITHM"
-JWT_KEY_ENV = API_PREFIX + "JWT_KEY"
-JWT_KEY_FILE_ENV = API_PREFIX + "JWT_KEY_FILE"
-JWT_ISSUER_ENV = API_PREFIX + "JWT_ISSUER"
-JWT_AUDIENCE_ENV = API_PREFIX + "JWT_AUDIENCE"
-JWT_LEEWAY_ENV = API_PREFIX + "JWT_LEEWAY_S"
+# AuthSettings' variables but `mode`: this prefix and the field's name.
+JWT_PREFIX = API_PREFIX + "JWT_"
+JWT_ALGORITHM_ENV = JWT_PREFIX + "ALGORITHM"
+JWT_KEY_ENV = JWT_PREFIX + "KEY"
+JWT_KEY_FILE_ENV = JWT_PREFIX + "KEY_FILE"
+JWT_ISSUER_ENV = JWT_PREFIX + "ISSUER"
+JWT_AUDIENCE_ENV = JWT_PREFIX + "AUDIENCE"
+JWT_LEEWAY_ENV = JWT_PREFIX + "LEEWAY_S"
 AUTH_ENV_NAMES = (
     AUTH_MODE_ENV,
     JWT_ALGORITHM_ENV,
@@ -62,7 +64,7 @@ class AuthSettings(Section):
     (`api.auth.Authenticator`), so that reading the names (tests/deploy) never fails.
     """
 
-    model_config = SettingsConfigDict(env_prefix=API_PREFIX)
+    model_config = SettingsConfigDict(env_prefix=JWT_PREFIX)
     secret_files = {"key": "key_file"}
 
     mode: Annotated[AuthMode, choice(AuthMode, listed=False)] = Field(
@@ -73,40 +75,27 @@ class AuthSettings(Section):
     )
     algorithm: Annotated[JwtAlgorithm, choice(JwtAlgorithm, listed=False)] = Field(
         default=JwtAlgorithm.HS256,
-        validation_alias=JWT_ALGORITHM_ENV,
         description="`HS256` (shared secret) or `RS256` (the issuer's public key); the only "
         "algorithm accepted (ADR 0008)",
     )
     # Declared before `key`, whose validator reads it.
     key_file: Path | None = Field(
-        default=None,
-        validation_alias=JWT_KEY_FILE_ENV,
-        description="a file holding the key (a mounted Secret), read at start",
+        default=None, description="a file holding the key (a mounted Secret), read at start"
     )
     # The HS256 shared secret, or the RS256 public key (PEM) of the token issuer.
     key: SecretStr | None = Field(
         default=None,
         validate_default=True,
-        validation_alias=JWT_KEY_ENV,
         description="the HS256 secret (>= 32 bytes) or the RS256 public key (PEM, >= 2048 bits); "
         "required in `jwt` mode: the API does not start without it",
     )
     # Checked when set: a token of another issuer or audience is refused.
-    issuer: str | None = Field(
-        default=None,
-        validation_alias=JWT_ISSUER_ENV,
-        description="`iss` a token must carry, when set",
-    )
-    audience: str | None = Field(
-        default=None,
-        validation_alias=JWT_AUDIENCE_ENV,
-        description="`aud` a token must carry, when set",
-    )
+    issuer: str | None = Field(default=None, description="`iss` a token must carry, when set")
+    audience: str | None = Field(default=None, description="`aud` a token must carry, when set")
     leeway_s: float = Field(
         default=30.0,
         ge=0,
         le=JWT_LEEWAY_MAX_S,
-        validation_alias=JWT_LEEWAY_ENV,
         description="clock skew allowed between the token issuer and the API",
     )
 
