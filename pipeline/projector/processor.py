@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.codec import CodecError, decode_event
-from pipeline.kafka.dead_letters import dead_letter_headers
 from pipeline.kafka.producer import AsyncProducer
 from pipeline.kafka.records import Record
 from pipeline.projector import metrics
@@ -37,15 +36,7 @@ class DeadLetter:
     extra_headers: tuple[tuple[str, bytes], ...] = ()
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return dead_letter_headers(
-            topic=self.record.topic,
-            partition=self.record.partition,
-            offset=self.record.offset,
-            headers=self.record.headers,
-            reason=self.reason,
-            error=self.detail,
-            extra=self.extra_headers,
-        )
+        return self.record.dead_letter_headers(self.reason, self.detail, self.extra_headers)
 
 
 @dataclass
