@@ -264,6 +264,10 @@ class ThreadStates:
         self._positions.pop(partition, None)
         report = await asyncio.to_thread(self._catch_up, partition, owner)
         self._cache = {k: v for k, v in self._cache.items() if k[0] != partition}
+        if owner:
+            # Bounded like the cache itself: past CACHE_MAX, reads go to the store.
+            for thread_id, state in list(report.states.items())[:CACHE_MAX]:
+                self._cache[(partition, thread_id)] = state
         return report
 
     def _store_dirty(self, partition: int) -> None:

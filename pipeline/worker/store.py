@@ -4,7 +4,10 @@ Each partition keeps, in the same atomic write batch as its thread states, the j
 offset up to which those states are folded. A crash can only lose a suffix of batches, so
 the store is always a consistent prefix of the journal and catch-up resumes from the marker.
 Anything unreadable (an older format, a torn file) is treated as missing: the
-partition is rebuilt from the journal, never trusted and never fatal. A store written in
+partition is rebuilt from the journal, never trusted and never fatal. States restored from
+snapshots are kept as their snapshot records (already encoded, and checked when they were
+decoded for the restore), so a value is either FORMAT and a pickled state, or an Avro
+snapshot frame. A store written in
 another format is emptied when opened, so every partition is rebuilt from the journal at its
 first catch-up (an old state of a thread that catch-up does not touch would otherwise be met
 in a batch, where it cannot be rebuilt).
@@ -17,6 +20,8 @@ from pathlib import Path
 
 from rocksdict import Options, Rdict, WriteBatch
 
+from pipeline.codec import decode_snapshot
+from pipeline.codec.wire import MAGIC
 from pipeline.domain import Thread
 from pipeline.worker import state_codec
 
@@ -42,12 +47,16 @@ def _encode(state: Thread) -> bytes:
 
 
 def _decode(raw: bytes) -> Thread:
-    if raw[:1] != FORMAT:
-        raise UnreadableStateError(f"unknown state format {raw[:1]!r}")
     try:
-        return state_codec.loads(raw[1:])
+        if raw[:1] == FORMAT:
+            return state_codec.loads(raw[1:])
+        if raw[:2] == MAGIC:
+            state = decode_snapshot(raw).state
+            if isinstance(state, Thread):
+                return state
     except Exception as exc:
         raise UnreadableStateError(f"{type(exc).__name__}: {exc}") from exc
+    raise UnreadableStateError(f"unknown state format {raw[:2]!r}")
 
 
 class ThreadStore:
@@ -73,6 +82,16 @@ class ThreadStore:
         batch = WriteBatch(raw_mode=True)
         for thread_id, state in states.items():
             batch.put(_state_key(partition, thread_id), _encode(state))
+        batch.put(_marker_key(partition), b"%d" % position)
+        self._db.write(batch)
+
+    def restore(self, partition: int, frames: Mapping[str, bytes], position: int) -> None:
+        """Replace the partition's states with snapshot frames (codec.encode_snapshot) of
+        states folded up to `position`."""
+        self.reset_partition(partition)
+        batch = WriteBatch(raw_mode=True)
+        for thread_id, frame in frames.items():
+            batch.put(_state_key(partition, thread_id), frame)
         batch.put(_marker_key(partition), b"%d" % position)
         self._db.write(batch)
 

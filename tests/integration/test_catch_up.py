@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from rocksdict import Options, Rdict
 
-from pipeline.codec import decode_event, encode_event
+from pipeline.codec import decode_event, encode_event, encode_snapshot
+from pipeline.codec.snapshot import ThreadSnapshot
 from pipeline.domain import (
     Accepted,
     AddMessages,
@@ -18,10 +19,12 @@ from pipeline.domain import (
     Event,
     NewMessage,
     Thread,
+    evolve,
     replay,
 )
 from pipeline.worker import catchup
-from pipeline.worker.store import ThreadStore
+from pipeline.worker.snapshots import Round
+from pipeline.worker.store import ThreadStore, UnreadableStateError
 from tests.support.builders import ALICE, BOB, Aggregate, command, ulid
 from tests.support.list_journal import ListJournal
 
@@ -127,6 +130,54 @@ def test_a_store_of_an_older_format_is_emptied_and_rebuilt(tmp_path: Path) -> No
         store.close()
         store = ThreadStore(tmp_path / "s")
         assert store.journal_position(0) == len(records)
+        assert stored(store) == states_of(aggregates)
+    finally:
+        store.close()
+
+
+def test_restored_snapshot_records_read_back_as_states_and_a_torn_one_as_unreadable(
+    tmp_path: Path,
+) -> None:
+    events, aggregates = journal_of(threads=3, posts=30)
+    frames = {
+        thread_id: encode_snapshot(ThreadSnapshot(thread_id, 0, len(events), agg.state))
+        for thread_id, agg in aggregates.items()
+        if isinstance(agg.state, Thread)
+    }
+    store = ThreadStore(tmp_path / "s")
+    try:
+        store.commit(0, {"gone": replay(events[:1])}, 1)  # type: ignore[dict-item]
+        store.restore(0, frames, len(events))
+        assert store.journal_position(0) == len(events)
+        assert stored(store) == states_of(aggregates)  # "gone" went with the restore
+        # Closed and opened again: the frames are still states.
+        store.close()
+        store = ThreadStore(tmp_path / "s")
+        assert stored(store) == states_of(aggregates)
+        victim = next(iter(frames))
+        store.restore(0, {victim: frames[victim][:-7]}, len(events))
+        with pytest.raises(UnreadableStateError):
+            store.get(0, victim)
+    finally:
+        store.close()
+
+
+def test_a_restore_hands_its_states_to_the_caller(tmp_path: Path) -> None:
+    """The worker keeps them in memory: its first commands read no state back from disk."""
+    events, aggregates = journal_of(threads=3, posts=30)
+    records = [encode_event(e) for e in events]
+    cut = len(records) - 10
+    folded: dict[str, Thread] = {}
+    for event in events[:cut]:
+        folded[event.thread_id] = evolve(folded.get(event.thread_id), event)  # type: ignore[assignment]
+    frames = {t: encode_snapshot(ThreadSnapshot(t, 0, cut, s)) for t, s in folded.items()}
+    round_ = Round(cut, folded, frozenset(), frames)
+    store = ThreadStore(tmp_path / "s")
+    try:
+        report = catchup.catch_up(store, ListJournal(records), 0, decode_event, lambda _end: round_)
+        assert report.restored_threads == len(aggregates)
+        assert report.applied == 10
+        assert report.states == states_of(aggregates)
         assert stored(store) == states_of(aggregates)
     finally:
         store.close()

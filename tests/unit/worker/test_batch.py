@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
 
-from pipeline.codec import decode_event, decode_reply, encode_command
+from pipeline.codec import decode_event, decode_reply, decode_snapshot, encode_command
 from pipeline.domain import (
     CreateThread,
     DestroyThread,
@@ -167,6 +167,15 @@ class MemoryStore:
         self.commits.append(
             (partition, {NAMES[t]: s.version for t, s in sorted(states.items())}, position)
         )
+
+    def restore(self, partition: int, frames: Mapping[str, bytes], position: int) -> None:
+        self.reset_partition(partition)
+        states = {}
+        for thread_id, frame in frames.items():
+            state = decode_snapshot(frame).state
+            assert isinstance(state, Thread)
+            states[thread_id] = state
+        self.commit(partition, states, position)
 
     def reset_partition(self, partition: int) -> None:
         self.held = {k: v for k, v in self.held.items() if k[0] != partition}
