@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Collection
+from typing import TypeVar
 
 import asyncpg
 
@@ -45,44 +47,34 @@ async def load_views(
     ids = sorted(thread_ids)
     administrators: dict[ThreadId, list[ParticipantRow]] = defaultdict(list)
     for row in await conn.fetch(ADMINISTRATORS, ids):
-        administrators[row["thread_id"]].append(ParticipantRow(row["account_id"], row["joined_at"]))
+        administrators[row["thread_id"]].append(_row(ParticipantRow, row))
     members: dict[ThreadId, list[ParticipantRow]] = defaultdict(list)
     for row in await conn.fetch(MEMBERS, ids):
-        members[row["thread_id"]].append(ParticipantRow(row["account_id"], row["joined_at"]))
+        members[row["thread_id"]].append(_row(ParticipantRow, row))
     messages: dict[ThreadId, list[MessageRow]] = defaultdict(list)
     for row in await conn.fetch(MESSAGES, ids):
         messages[row["thread_id"]].append(
-            MessageRow(
-                id=row["id"],
-                sender_id=row["sender_id"],
-                text=row["text"],
-                reply_message_id=row["reply_message_id"],
-                to_account_ids=tuple(row["to_account_ids"]),
-                created_at=row["created_at"],
-                removed_at=row["removed_at"],
-                removed_by=row["removed_by"],
-            )
+            _row(MessageRow, row, to_account_ids=tuple(row["to_account_ids"]))
         )
     views: dict[ThreadId, ThreadView] = {}
     for row in await conn.fetch(THREADS, ids):
         thread_id = row["id"]
         views[thread_id] = ThreadView.of(
-            ThreadRow(
-                id=thread_id,
-                creator_id=row["creator_id"],
-                parent_thread_id=row["parent_thread_id"],
-                title=row["title"],
-                remarks=row["remarks"],
-                created_at=row["created_at"],
-                updated_at=row["updated_at"],
-                destroyed_at=row["destroyed_at"],
-                version=int(row["version"]),
-            ),
+            _row(ThreadRow, row, version=int(row["version"])),
             administrators[thread_id],
             members[thread_id],
             messages[thread_id],
         )
     return views
+
+
+Row = TypeVar("Row", ThreadRow, ParticipantRow, MessageRow)
+
+
+def _row(kind: type[Row], record: asyncpg.Record, **converted: object) -> Row:
+    """A `kind` from the columns named as its fields (the queries above select them);
+    `converted`: the values that need more than the column's."""
+    return kind(**({f.name: record[f.name] for f in dataclasses.fields(kind)} | converted))
 
 
 async def load_parked(
