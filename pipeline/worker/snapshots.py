@@ -18,9 +18,12 @@ the partition from the journal (catchup.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,9 +66,41 @@ class Round:
     frames: Mapping[str, bytes]
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic collector off while states are decoded (in threads, several partitions at
+    once): the states are acyclic and long-lived, and each full collection while the heap
+    grows walks all of them again, a third of a restore (1.3 of 3.9 s for 1,000 threads of
+    3,800 live messages, measured on the bench's synthetic threads)."""
+    global _gc_pausers  # noqa: PLW0603 - one count per process, like the collector it pauses
+    with _gc_lock:
+        # Off already and not by us: whoever turned it off turns it back on.
+        ours = _gc_pausers > 0 or gc.isenabled()
+        if ours:
+            _gc_pausers += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if ours:
+            with _gc_lock:
+                _gc_pausers -= 1
+                if _gc_pausers == 0:
+                    gc.enable()
+
+
 def last_round(records: Iterable[Record], partition: int, journal_end: int) -> Round | None:
     """The partition's last round from its committed snapshot records (oldest first); None
     when there is none, or when it claims more of the journal than the journal has."""
+    with _gc_paused():
+        return _last_round(records, partition, journal_end)
+
+
+def _last_round(records: Iterable[Record], partition: int, journal_end: int) -> Round | None:
     latest: dict[bytes, bytes] = {}
     for record in records:
         if record.key is not None:

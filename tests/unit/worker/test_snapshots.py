@@ -7,6 +7,9 @@ where catch-up started reading the journal, the versions the store ends with.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+
 import pytest
 
 from pipeline.codec import decode_snapshot, encode_command, encode_snapshot
@@ -245,3 +248,23 @@ def test_a_partition_claimed_again_closes_its_earlier_writer() -> None:
     rounds_of.claim(0)
     rounds_of.claim(0)
     assert [writer.closed for writer in snapshots.writers] == [True, False]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cyclic_collector_is_off_while_a_round_is_decoded_and_as_it_was_after(
+    enabled: bool,
+) -> None:
+    seen: list[bool] = []
+
+    def records() -> Iterator[Record]:
+        seen.append(gc.isenabled())
+        yield from ()
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert snapshots_module.last_round(records(), 0, 10) is None
+        assert seen == [False]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
