@@ -15,6 +15,7 @@ the next round must write.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -165,34 +166,23 @@ def _restore(  # noqa: PLR0917 - private helper of catch_up
         restored_threads=len(last_round.states),
         changed=set(last_round.missing),
     )
-    states: dict[str, Thread | None] = dict(last_round.states)
+    # Both folds start from the restored states and keep them up to date for the worker.
+    fold_range = functools.partial(
+        _fold_range,
+        store,
+        journal,
+        partition,
+        decode,
+        report=report,
+        strict=True,
+        states=dict[str, Thread | None](last_round.states),
+    )
     try:
         if last_round.missing:
             # Threads the round could not give (a state too large for a record, an unreadable
             # snapshot): folded from the journal's start, every other thread's events skipped.
-            _fold_range(
-                store,
-                journal,
-                partition,
-                decode,
-                0,
-                last_round.position,
-                report,
-                strict=True,
-                only=last_round.missing,
-                states=states,
-            )
-        _fold_range(
-            store,
-            journal,
-            partition,
-            decode,
-            last_round.position,
-            end,
-            report,
-            strict=True,
-            states=states,
-        )
+            fold_range(0, last_round.position, only=last_round.missing)
+        fold_range(last_round.position, end)
     except (_RebuildError, UnreadableStateError) as exc:
         log.warning("partition %d: snapshots contradict the journal (%s)", partition, exc)
         return None
