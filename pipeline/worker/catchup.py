@@ -72,8 +72,9 @@ class CatchUpReport:
     # after the last round, which the next round must write (None: every thread).
     restored_from: int | None = None
     restored_threads: int = 0
-    # Where the time went: reading the snapshots (claim included), folding the journal.
-    snapshots_s: float = 0.0
+    # Where the time went, step by step ("end": the journal's end offset, "snapshots": reading
+    # and decoding the last round, "store": writing it to the store, "fold": the journal).
+    steps_s: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     changed: set[str] | None = field(default_factory=set)
     # States the catch-up held in memory at its end (restored or folded, as stored): handed to
@@ -108,11 +109,14 @@ def _catch_up(
     decode: Callable[[bytes], Event],
     snapshots: Callable[[int], Round | None] | None,
 ) -> CatchUpReport:
+    steps: dict[str, float] = {}
+    started = time.perf_counter()
     start = store.journal_position(partition)
     end = journal.end_offset(partition)
+    steps["end"] = time.perf_counter() - started
     started = time.perf_counter()
     last_round = snapshots(end) if snapshots is not None else None
-    snapshots_s = time.perf_counter() - started
+    steps["snapshots"] = time.perf_counter() - started
     if last_round is None and snapshots is not None:
         # No round yet (or none usable): the next round writes every thread of the partition.
         changed: set[str] | None = None
@@ -121,7 +125,7 @@ def _catch_up(
     if last_round is not None and last_round.position > start:
         restored = _restore(store, journal, partition, decode, last_round, end)
         if restored is not None:
-            restored.snapshots_s = snapshots_s
+            restored.steps_s = steps | restored.steps_s
             return restored
     else:
         if last_round is not None and start <= end:
@@ -157,7 +161,9 @@ def _restore(  # noqa: PLR0917 - private helper of catch_up
 ) -> CatchUpReport | None:
     """Replace the partition's store with the round, fold the journal after it; None if the
     journal contradicts the round (the caller then rebuilds from the journal)."""
+    started = time.perf_counter()
     store.restore(partition, last_round.frames, last_round.position)
+    stored = time.perf_counter()
     report = CatchUpReport(
         partition,
         last_round.position,
@@ -183,6 +189,7 @@ def _restore(  # noqa: PLR0917 - private helper of catch_up
             # snapshot): folded from the journal's start, every other thread's events skipped.
             fold_range(0, last_round.position, only=last_round.missing)
         fold_range(last_round.position, end)
+        report.steps_s = {"store": stored - started, "fold": time.perf_counter() - stored}
     except (_RebuildError, UnreadableStateError) as exc:
         log.warning("partition %d: snapshots contradict the journal (%s)", partition, exc)
         return None

@@ -60,6 +60,7 @@ def journal_catch_up(
     def fold(partition: int, owner: bool) -> CatchUpReport:
         if not owner or snapshots is None or rounds is None:
             return catch_up(store, journal, partition, decode_event)
+        started = time.perf_counter()
         try:
             # Before reading: no earlier owner's round can land after what is read.
             rounds.claim(partition)
@@ -74,7 +75,10 @@ def journal_catch_up(
                 log.exception("partition %d: snapshots unreadable: folding the journal", partition)
                 return None
 
-        return catch_up(store, journal, partition, decode_event, restore_point)
+        claimed = time.perf_counter() - started
+        report = catch_up(store, journal, partition, decode_event, restore_point)
+        report.steps_s = {"claim": claimed} | report.steps_s
+        return report
 
     return fold
 
@@ -118,7 +122,7 @@ class ThreadStates:
             self._rounds.claimed(partition, report.changed)
         log.info(
             "caught up partition %d: %d events folded (%d..%d), %d threads restored from "
-            "snapshots at %s, %d changed since, rebuilt: %s; %.2f s (snapshots %.2f s)",
+            "snapshots at %s, %d changed since, rebuilt: %s; %.2f s (%s)",
             partition,
             report.applied,
             report.start,
@@ -128,7 +132,7 @@ class ThreadStates:
             -1 if report.changed is None else len(report.changed),
             report.rebuilt,
             report.seconds,
-            report.snapshots_s,
+            ", ".join(f"{step} {seconds:.2f} s" for step, seconds in report.steps_s.items()),
         )
 
     def get(self, partition: int, thread_id: str) -> Thread | None:
